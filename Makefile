@@ -1,0 +1,37 @@
+# Common jobs. `make test` and `make demo` install first when needed.
+PY      ?= python3
+VENV    ?= .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+SEEDS   ?= 1,2,3,4,5
+
+.PHONY: install test test-slow demo lint clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	# CPU wheel of torch where none is installed; a user's own (CUDA) torch is kept.
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow
+
+# The README's main job: a 5-seed BIOSSES sweep of the offline MiniLM with re-initialised top layers.
+demo: $(STAMP)
+	$(BIN)/python -m blurb_lab task=biosses model=minilm strategy=reinit_top trainer.max_epochs=10 -m seed=$(SEEDS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check blurb_lab tests
+	$(BIN)/ruff format --check blurb_lab tests
+
+clean:
+	rm -rf .cache .pytest_cache .ruff_cache build dist *.egg-info
+	find multirun_outputs -mindepth 1 ! -name .gitkeep -exec rm -rf {} +
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

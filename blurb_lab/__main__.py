@@ -1,0 +1,3 @@
+from blurb_lab.cli import main
+
+main()

@@ -1,0 +1,136 @@
+"""Structured config schema: the public API of blurb_lab, typed so Hydra rejects wrong types and
+unknown keys while composing, before anything heavy happens."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+
+
+@dataclass
+class RandomInitConfig:
+    """Shape of a randomly initialised encoder (tests and smoke runs)."""
+
+    hidden_size: int = 32
+    num_hidden_layers: int = 2
+    num_attention_heads: int = 2
+    intermediate_size: int = 64
+    max_position_embeddings: int = 512
+    vocab_size: int = 1000  # WordPiece vocabulary trained on the task's training text
+
+
+@dataclass
+class ModelConfig:
+    name: str = "minilm"
+    source: str = "package"  # hub | local | package | random
+    path: str = ""  # hub id, local folder, or importable package name
+    package_subdir: str = "model"  # folder inside the package that holds the HF files
+    family: str = "bert"  # bert | electra | roberta
+    size: str = "base"  # small | base | large (the `auto` strategy reads it)
+    dropout: float = 0.1
+    random: RandomInitConfig = field(default_factory=RandomInitConfig)
+
+
+@dataclass
+class HubDataConfig:
+    """Where a task lives on the Hugging Face hub, and how its columns map to ours."""
+
+    path: str = ""
+    name: str | None = None
+    columns: dict[str, str] = field(default_factory=dict)  # ours -> theirs
+    splits: dict[str, str] = field(default_factory=dict)  # ours -> theirs
+
+
+@dataclass
+class TaskConfig:
+    name: str = "biosses"
+    type: str = "sentence_pair_regression"
+    metric: str = "pearson"
+    dir: str = ""  # folder under data.root; defaults to the task name
+    text_fields: list[str] = field(default_factory=lambda: ["sentence1", "sentence2"])
+    label_field: str = "label"
+    labels: list[str] | None = None
+    max_len: int = 128
+    # BLURB protocol defaults for this task; optim/data/trainer interpolate them.
+    lr: float = 3e-5
+    batch_size: int = 16
+    epochs: int = 10
+    n_seeds: int = 5
+    hub: HubDataConfig = field(default_factory=HubDataConfig)
+
+
+@dataclass
+class StrategyConfig:
+    """A strategy is configuration over three mechanisms that compose in one run."""
+
+    name: str = "standard"
+    freeze_lower_layers: int = 0  # embeddings + bottom k blocks frozen; 0 = nothing frozen
+    freeze_embeddings: bool = False  # freeze the embeddings even when freeze_lower_layers is 0
+    layer_decay: float = 1.0  # xi in (0, 1]; 1.0 = no decay
+    reinit_top_layers: int = 0
+    reinit_pooler: bool = False
+    auto: bool = False  # choose the mechanisms from the study's findings (strategy=auto)
+
+
+@dataclass
+class OptimConfig:
+    lr: float = 3e-5
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    adam_eps: float = 1e-8
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
+    gradient_clip_val: float = 1.0
+
+
+@dataclass
+class DataConfig:
+    source: str = "local"  # local | hub
+    root: str = "data/blurb"
+    batch_size: int = 16
+    eval_batch_size: int = 64
+    num_workers: int = 0
+    cache_dir: str = ".cache/blurb_lab"
+
+
+@dataclass
+class TrainerConfig:
+    accelerator: str = "cpu"  # cpu | gpu | auto
+    devices: Any = 1
+    precision: str = "32-true"
+    max_epochs: int = 10
+    log_every_n_steps: int = 10
+    enable_progress_bar: bool = True
+    deterministic: bool = True
+    save_checkpoint: bool = False  # also write the best-dev weights as best.safetensors
+
+
+@dataclass
+class LoggerConfig:
+    csv: bool = True
+    wandb: bool = False
+
+
+@dataclass
+class PathsConfig:
+    output_dir: str = "."
+
+
+@dataclass
+class Config:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    task: TaskConfig = field(default_factory=TaskConfig)
+    strategy: StrategyConfig = field(default_factory=StrategyConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    seed: int = 1
+    inspect: bool = False
+
+
+def register_configs() -> None:
+    """Register the schema so conf/config.yaml can put it first in its defaults list."""
+    ConfigStore.instance().store(name="config_schema", node=Config)

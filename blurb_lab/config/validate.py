@@ -1,0 +1,73 @@
+"""Value checks that the type schema cannot express; run before any model or data is loaded."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from blurb_lab.errors import ConfigError
+from blurb_lab.models.loading import FAMILIES, SOURCES, max_positions
+from blurb_lab.tasks import TASK_TYPES
+
+ACCELERATORS = ("cpu", "gpu", "cuda", "mps", "auto")
+
+
+def _rule(key: str, test: Callable[[Any], bool], allowed: str) -> tuple[str, Callable, str]:
+    return key, test, allowed
+
+
+def _one_of(options: tuple[str, ...] | list[str]) -> tuple[Callable[[Any], bool], str]:
+    return (lambda v: v in options), "one of: " + ", ".join(options)
+
+
+RULES = [
+    _rule("optim.lr", lambda v: v > 0, "> 0"),
+    _rule("optim.weight_decay", lambda v: v >= 0, ">= 0"),
+    _rule("optim.warmup_ratio", lambda v: 0 <= v < 1, "in [0, 1)"),
+    _rule("optim.adam_eps", lambda v: v > 0, "> 0"),
+    _rule("optim.betas", lambda v: len(v) == 2 and all(0 <= b < 1 for b in v), "two values in [0, 1)"),
+    _rule("optim.gradient_clip_val", lambda v: v >= 0, ">= 0 (0 disables clipping)"),
+    _rule("data.batch_size", lambda v: v > 0, "> 0"),
+    _rule("data.eval_batch_size", lambda v: v > 0, "> 0"),
+    _rule("data.num_workers", lambda v: v >= 0, ">= 0"),
+    _rule("data.source", *_one_of(("local", "hub"))),
+    _rule("trainer.max_epochs", lambda v: v > 0, "> 0"),
+    _rule("trainer.log_every_n_steps", lambda v: v > 0, "> 0"),
+    _rule("trainer.accelerator", *_one_of(ACCELERATORS)),
+    _rule("task.max_len", lambda v: v >= 8, ">= 8"),
+    _rule("task.type", *_one_of(list(TASK_TYPES))),
+    _rule("model.source", *_one_of(SOURCES)),
+    _rule("model.family", *_one_of(FAMILIES)),
+    _rule("model.dropout", lambda v: 0 <= v < 1, "in [0, 1)"),
+    _rule("strategy.freeze_lower_layers", lambda v: v >= 0, ">= 0"),
+    _rule("strategy.reinit_top_layers", lambda v: v >= 0, ">= 0"),
+    _rule("strategy.layer_decay", lambda v: 0 < v <= 1, "in (0, 1]"),
+    _rule("seed", lambda v: 0 <= v < 2**32, "in [0, 2^32)"),
+]
+
+
+def _get(cfg: Any, key: str) -> Any:
+    node = cfg
+    for part in key.split("."):
+        node = getattr(node, part)
+    return node
+
+
+def validate(cfg: Any) -> None:
+    """Raise ConfigError (one line: key, value, what is allowed) for the first bad value."""
+    for key, test, allowed in RULES:
+        value = _get(cfg, key)
+        if not test(value):
+            raise ConfigError(key, f"{value!r} is not allowed; must be {allowed}")
+    if cfg.model.source == "random":
+        limit = cfg.model.random.max_position_embeddings
+    else:
+        try:
+            limit = max_positions(cfg.model)
+        except Exception:  # missing folders are reported when the model is loaded
+            limit = None
+    if limit is not None and cfg.task.max_len > limit:
+        raise ConfigError(
+            "task.max_len",
+            f"{cfg.task.max_len} is beyond the model's limit; must be <= {limit} for {cfg.model.name}",
+        )

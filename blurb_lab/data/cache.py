@@ -1,0 +1,56 @@
+"""A persistent on-disk cache for tokenised splits: seeds 2..N of a sweep reuse seed 1's work."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+log = logging.getLogger(__name__)
+FORMAT_VERSION = 1
+
+
+def fingerprint(*parts: Any) -> str:
+    """A stable hash of JSON-able parts (strings, numbers, lists, dicts)."""
+    text = json.dumps([FORMAT_VERSION, *parts], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def cached(cache_dir: str, name: str, key: str, build: Callable[[], Any]) -> Any:
+    """Load <cache_dir>/<name>-<key>.pt or build and store it (atomic: temp file + rename)."""
+    folder = Path(cache_dir).expanduser()
+    path = folder / f"{name}-{key}.pt"
+    if path.is_file():
+        try:
+            value = torch.load(path, weights_only=True)
+            log.info("tokenisation cache hit: %s", path)
+            return value
+        except Exception as exc:  # a truncated or foreign file: rebuild it
+            log.warning("tokenisation cache unreadable (%s); rebuilding %s", exc, path)
+    log.info("tokenisation cache miss: building %s", path)
+    value = build()
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(value, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return value

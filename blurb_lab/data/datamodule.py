@@ -1,0 +1,92 @@
+"""The LightningDataModule: split records -> cached tokenisation -> dynamically padded batches."""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader
+
+from blurb_lab.data.cache import cached, fingerprint
+from blurb_lab.data.readers import Record
+from blurb_lab.models.loading import tokenizer_fingerprint
+from blurb_lab.tasks.base import Feature, TaskType
+
+log = logging.getLogger(__name__)
+
+
+def records_fingerprint(records: list[Record]) -> str:
+    """Content identity of a split, so an edited data file never hits a stale cache entry."""
+    return fingerprint([{k: v for k, v in r.items() if k != "_source"} for r in records])
+
+
+class BlurbDataModule(pl.LightningDataModule):
+    def __init__(
+        self,
+        task_type: TaskType,
+        splits: dict[str, list[Record]],
+        tokenizer: Any,
+        max_len: int,
+        batch_size: int,
+        eval_batch_size: int,
+        cache_dir: str,
+        seed: int,
+        num_workers: int = 0,
+    ) -> None:
+        super().__init__()
+        self.task_type = task_type
+        self.splits = splits
+        self.tokenizer = tokenizer
+        self.max_len = max_len
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size
+        self.cache_dir = cache_dir
+        self.seed = seed
+        self.num_workers = num_workers
+        self.features: dict[str, list[Feature]] = {}
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.features:
+            return
+        key = fingerprint(
+            self.task_type.cfg.name,
+            type(self.task_type).__name__,
+            tokenizer_fingerprint(self.tokenizer),
+            self.max_len,
+            {split: records_fingerprint(recs) for split, recs in self.splits.items()},
+        )
+        encoded = cached(self.cache_dir, f"{self.task_type.cfg.name}-tokens", key, self._encode_all)
+        for split, records in self.splits.items():
+            self.features[split] = self.task_type.features(records, encoded[split])
+        log.info("data: %s", ", ".join(f"{s}={len(f)}" for s, f in self.features.items()))
+
+    def _encode_all(self) -> dict[str, dict[str, list]]:
+        return {
+            split: self.task_type.encode(records, self.tokenizer, self.max_len)
+            for split, records in self.splits.items()
+        }
+
+    def _loader(self, split: str, batch_size: int, shuffle: bool) -> DataLoader:
+        pad_id = self.tokenizer.pad_token_id
+        generator = torch.Generator().manual_seed(self.seed) if shuffle else None
+        return DataLoader(
+            self.features[split],
+            batch_size=batch_size,
+            shuffle=shuffle,
+            generator=generator,
+            collate_fn=partial(self.task_type.collate, pad_id=pad_id if pad_id is not None else 0),
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", self.batch_size, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("dev", self.eval_batch_size, shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", self.eval_batch_size, shuffle=False)

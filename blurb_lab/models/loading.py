@@ -1,0 +1,149 @@
+"""Find and load encoders and tokenizers: hub ids, local folders, a model shipped inside a Python
+package (the offline MiniLM), or a random-init model with a vocabulary trained on the task."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from blurb_lab.errors import ConfigError, ModelError
+
+log = logging.getLogger(__name__)
+SOURCES = ("hub", "local", "package", "random")
+FAMILIES = ("bert", "electra", "roberta")
+SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+
+
+def model_location(cfg: Any) -> str:
+    """The string from_pretrained gets: a hub id, or a folder on disk."""
+    if cfg.source == "hub":
+        return cfg.path
+    if cfg.source == "local":
+        folder = Path(cfg.path).expanduser()
+        if not (folder / "config.json").is_file():
+            raise ModelError(f"model.path: no config.json in local model folder {folder}")
+        return str(folder)
+    if cfg.source == "package":
+        spec = importlib.util.find_spec(cfg.path)
+        if spec is None or not spec.submodule_search_locations:
+            raise ModelError(f"model.path: Python package '{cfg.path}' is not installed")
+        folder = Path(next(iter(spec.submodule_search_locations))) / cfg.package_subdir
+        if not (folder / "config.json").is_file():
+            raise ModelError(f"model.path: package '{cfg.path}' has no model folder at {folder}")
+        return str(folder)
+    raise ConfigError("model.source", f"'{cfg.source}' has no location; allowed: {', '.join(SOURCES)}")
+
+
+def max_positions(cfg: Any) -> int | None:
+    """The model's position limit, read without loading weights (None when unknown offline)."""
+    if cfg.source == "random":
+        return int(cfg.random.max_position_embeddings)
+    if cfg.source in ("local", "package"):
+        config = json.loads((Path(model_location(cfg)) / "config.json").read_text())
+        return config.get("max_position_embeddings")
+    return None
+
+
+def load_tokenizer(cfg: Any, train_texts: list[str]) -> Any:
+    """Pretrained tokenizer, or for random models a WordPiece vocabulary trained on train_texts."""
+    if cfg.source == "random":
+        return _train_wordpiece(train_texts, cfg.random.vocab_size, cfg.random.max_position_embeddings)
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(model_location(cfg))
+    except OSError as exc:
+        raise ModelError(f"model.path: cannot load tokenizer '{cfg.path}': {exc}".splitlines()[0]) from None
+
+
+def load_encoder(cfg: Any, vocab_size: int) -> Any:
+    """The pretrained encoder (AutoModel), or a random-init one of the configured shape."""
+    from transformers import AutoModel
+
+    if cfg.source == "random":
+        return AutoModel.from_config(_random_config(cfg, vocab_size))
+    try:
+        return AutoModel.from_pretrained(model_location(cfg))
+    except OSError as exc:
+        raise ModelError(f"model.path: cannot load model '{cfg.path}': {exc}".splitlines()[0]) from None
+
+
+def _random_config(cfg: Any, vocab_size: int) -> Any:
+    from transformers import BertConfig, ElectraConfig, RobertaConfig
+
+    r = cfg.random
+    shape = dict(
+        vocab_size=vocab_size,
+        hidden_size=r.hidden_size,
+        num_hidden_layers=r.num_hidden_layers,
+        num_attention_heads=r.num_attention_heads,
+        intermediate_size=r.intermediate_size,
+        max_position_embeddings=r.max_position_embeddings,
+        hidden_dropout_prob=cfg.dropout,
+        attention_probs_dropout_prob=cfg.dropout,
+    )
+    if cfg.family == "bert":
+        return BertConfig(**shape)
+    if cfg.family == "electra":
+        return ElectraConfig(embedding_size=r.hidden_size, **shape)
+    if cfg.family == "roberta":
+        shape["max_position_embeddings"] += 2  # RoBERTa offsets positions by the pad index
+        return RobertaConfig(pad_token_id=0, type_vocab_size=1, **shape)
+    raise ConfigError("model.family", f"'{cfg.family}' unknown; allowed: {', '.join(FAMILIES)}")
+
+
+def _train_wordpiece(texts: list[str], vocab_size: int, max_len: int) -> Any:
+    """A BERT-style uncased WordPiece tokenizer whose vocabulary is built from the given texts.
+
+    The vocabulary is every character (plain and ##-continuation) plus the most frequent words,
+    ties broken alphabetically: unlike the `tokenizers` trainer, the same texts always give the
+    same vocabulary, which seed determinism and the tokenisation cache both need.
+    """
+    from collections import Counter
+
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    normalizer = normalizers.BertNormalizer(lowercase=True)
+    pre = pre_tokenizers.BertPreTokenizer()
+    words: Counter[str] = Counter()
+    for text in texts:
+        words.update(w for w, _ in pre.pre_tokenize_str(normalizer.normalize_str(text)))
+    chars = sorted({c for w in words for c in w})
+    vocab = SPECIAL_TOKENS + chars + [f"##{c}" for c in chars]
+    known = set(vocab)
+    for word, _ in sorted(words.items(), key=lambda item: (-item[1], item[0])):
+        if len(vocab) >= vocab_size:
+            break
+        if word not in known:
+            vocab.append(word)
+            known.add(word)
+    tok = Tokenizer(models.WordPiece({t: i for i, t in enumerate(vocab)}, unk_token="[UNK]"))
+    tok.normalizer = normalizer
+    tok.pre_tokenizer = pre
+    tok.decoder = decoders.WordPiece()
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", vocab.index("[CLS]")), ("[SEP]", vocab.index("[SEP]"))],
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+        model_max_length=max_len,
+        model_input_names=["input_ids", "token_type_ids", "attention_mask"],
+    )
+
+
+def tokenizer_fingerprint(tokenizer: Any) -> str:
+    """Identity of a tokenizer for the tokenisation cache: its full serialised definition."""
+    from blurb_lab.data.cache import fingerprint
+
+    return fingerprint(tokenizer.backend_tokenizer.to_str(), type(tokenizer).__name__)

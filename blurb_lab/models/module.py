@@ -1,0 +1,117 @@
+"""The LightningModule: a pretrained encoder, a task head, the strategy's parameter groups, AdamW
+with linear warm-up and decay, and the task's BLURB metric on dev and test."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from torch import nn
+
+
+def linear_warmup_decay(total_steps: int, warmup_steps: int):
+    """LR multiplier: 0 -> 1 over the warm-up, then linearly back to 0 at the last step."""
+
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / max(1, warmup_steps)
+        return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
+
+    return factor
+
+
+class FineTuner(pl.LightningModule):
+    def __init__(
+        self,
+        encoder: nn.Module,
+        head: nn.Module,
+        task_type: Any,
+        param_groups: list[dict[str, Any]],
+        optim: Any,
+    ) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.head = head
+        self.task_type = task_type
+        self.param_groups = param_groups
+        self.optim = optim
+        self.metric_name = task_type.cfg.metric
+        self.val_metric = task_type.metric()
+        self.test_metric = task_type.metric()
+        self.test_predictions: dict[int, Any] = {}
+        self.dev_curve: list[float] = []
+        self.diverged_at: int | None = None
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        inputs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
+        if "token_type_ids" in batch:
+            inputs["token_type_ids"] = batch["token_type_ids"]
+        return self.head(self.encoder(**inputs))
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor | None:
+        loss = self.task_type.loss(self(batch), batch)
+        if not torch.isfinite(loss):
+            # A NaN/inf loss would poison every later step: stop now and say where.
+            self.diverged_at = self.global_step
+            self.trainer.should_stop = True
+            return None
+        self.log("train/loss", loss, on_step=True, on_epoch=False, batch_size=len(batch["index"]))
+        return loss
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        self.val_metric.update(self.task_type.predict(self(batch)), batch["target"])
+
+    def on_validation_epoch_end(self) -> None:
+        value = self.val_metric.compute().float()
+        self.val_metric.reset()
+        self.log(f"dev/{self.metric_name}", value)
+        if not self.trainer.sanity_checking:
+            self.dev_curve.append(float(value))
+
+    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        predictions = self.task_type.predict(self(batch))
+        self.test_metric.update(predictions, batch["target"])
+        for index, prediction in zip(batch["index"].tolist(), predictions.tolist(), strict=False):
+            self.test_predictions[index] = prediction
+
+    def on_test_epoch_end(self) -> None:
+        self.log(f"test/{self.metric_name}", self.test_metric.compute().float())
+        self.test_metric.reset()
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        optimizer = torch.optim.AdamW(
+            self.param_groups, lr=self.optim.lr, betas=tuple(self.optim.betas), eps=self.optim.adam_eps
+        )
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        warmup = int(math.ceil(self.optim.warmup_ratio * total))
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, linear_warmup_decay(total, warmup))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
+class BestWeights(pl.Callback):
+    """Keep the weights of the best dev epoch in memory, to test with them after fit.
+
+    Cheaper than a checkpoint file per improvement (no optimizer state, no disk I/O); the job
+    writes best.safetensors when trainer.save_checkpoint is set.
+    """
+
+    def __init__(self, monitor: str) -> None:
+        self.monitor = monitor
+        self.best_score = -math.inf
+        self.best_epoch: int | None = None
+        self.state: dict[str, torch.Tensor] | None = None
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.sanity_checking or self.monitor not in trainer.callback_metrics:
+            return
+        score = float(trainer.callback_metrics[self.monitor])
+        if math.isfinite(score) and score > self.best_score:
+            self.best_score = score
+            self.best_epoch = trainer.current_epoch
+            self.state = {k: v.detach().to("cpu", copy=True) for k, v in pl_module.state_dict().items()}
+
+    def restore(self, pl_module: pl.LightningModule) -> None:
+        if self.state is not None:
+            pl_module.load_state_dict(self.state)

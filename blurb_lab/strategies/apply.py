@@ -1,0 +1,269 @@
+"""Turn a strategy config into modified weights plus AdamW parameter groups.
+
+The three mechanisms (freeze lower layers, layer-wise lr decay, re-initialise top layers) compose
+in one run, so they are applied together here and the result is recorded in a `StrategyPlan`
+that the run can print (`inspect`) and save next to its metrics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from blurb_lab.errors import ConfigError, ModelError
+from blurb_lab.strategies.layers import find_layers
+
+KNOBS = (
+    "freeze_lower_layers",
+    "freeze_embeddings",
+    "layer_decay",
+    "reinit_top_layers",
+    "reinit_pooler",
+)
+_DEFAULT_KNOBS: dict[str, Any] = {
+    "freeze_lower_layers": 0,
+    "freeze_embeddings": False,
+    "layer_decay": 1.0,
+    "reinit_top_layers": 0,
+    "reinit_pooler": False,
+}
+AUTO_FREEZE_LOWER_LAYERS = 3  # the freeze_lower preset; `auto` clips it to L-1 at apply time
+
+
+@dataclass
+class StrategyPlan:
+    """What a strategy did to the model and the optimizer groups it asks for."""
+
+    param_groups: list[dict[str, Any]]
+    rows: list[dict[str, Any]]
+    frozen: list[str]
+    reinitialized: list[str]
+    n_trainable: int
+    n_frozen: int
+    lr: float
+    weight_decay: float
+    n_blocks: int
+    knobs: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready summary (no tensors) for the run's output folder."""
+        return {
+            "lr": self.lr,
+            "weight_decay": self.weight_decay,
+            "n_blocks": self.n_blocks,
+            "strategy": dict(self.knobs),
+            "rows": [dict(r) for r in self.rows],
+            "frozen": list(self.frozen),
+            "reinitialized": list(self.reinitialized),
+            "n_trainable": self.n_trainable,
+            "n_frozen": self.n_frozen,
+            "notes": list(self.notes),
+        }
+
+    def format_table(self) -> str:
+        """A fixed-width table of the optimizer groups, for `inspect` and logs."""
+        lines = [f"{'group':<22} {'lr':>10} {'weight decay':>12} {'params':>12}"]
+        lines.append("-" * len(lines[0]))
+        for r in self.rows:
+            group, wd, n = r["group"], r["weight_decay"], r["n_params"]
+            lines.append(f"{group:<22} {r['lr']:>10.3e} {wd:>12g} {n:>12,}")
+        lines.append(f"trainable params: {self.n_trainable:,}  frozen params: {self.n_frozen:,}")
+        lines.append(f"frozen: {', '.join(self.frozen) or 'none'}")
+        lines.append(f"re-initialised: {', '.join(self.reinitialized) or 'none'}")
+        lines.extend(f"note: {n}" for n in self.notes)
+        return "\n".join(lines)
+
+
+def _get(cfg: Any, key: str, default: Any = None) -> Any:
+    """Read a knob from a dataclass, DictConfig or plain mapping."""
+    if isinstance(cfg, Mapping):
+        return cfg.get(key, default)
+    return getattr(cfg, key, default)
+
+
+def _no_decay(name: str, param: nn.Parameter) -> bool:
+    """Biases, norm weights and any 1-D parameter are exempt from weight decay (BERT recipe)."""
+    return param.ndim <= 1 or name.endswith("bias") or "norm" in name.lower()
+
+
+@torch.no_grad()
+def reinit_module(module: nn.Module, std: float) -> None:
+    """Draw `module` afresh as at pretraining with torch.nn.init (HF's _init_weights is skipped
+    for loaded weights in transformers 5). Uses the global torch RNG, so the caller's seed rules."""
+    for sub in module.modules():
+        if isinstance(sub, nn.Linear):
+            nn.init.normal_(sub.weight, mean=0.0, std=std)
+            if sub.bias is not None:
+                nn.init.zeros_(sub.bias)
+        elif isinstance(sub, nn.Embedding):
+            nn.init.normal_(sub.weight, mean=0.0, std=std)
+            if sub.padding_idx is not None:
+                sub.weight[sub.padding_idx].zero_()
+        elif isinstance(sub, nn.LayerNorm):
+            if sub.weight is not None:
+                nn.init.ones_(sub.weight)
+            if sub.bias is not None:
+                nn.init.zeros_(sub.bias)
+        elif any(True for _ in sub.parameters(recurse=False)):
+            raise ModelError(f"cannot re-initialise {type(sub).__name__}: unknown layer type")
+
+
+def _check_k(knobs: dict[str, Any], knob: str, n_blocks: int, model: str) -> int:
+    """A block count must lie in 0..L for this encoder; the message names the key and the bound."""
+    key, k = f"strategy.{knob}", knobs[knob]
+    if isinstance(k, int) and not isinstance(k, bool) and 0 <= k <= n_blocks:
+        return k
+    if isinstance(k, int) and not isinstance(k, bool) and k > n_blocks:
+        raise ConfigError(key, f"{k} > {n_blocks} blocks in {model}; allowed 0..{n_blocks}")
+    raise ConfigError(key, f"{k!r} is not a block count for {model}; allowed 0..{n_blocks}")
+
+
+def apply_strategy(
+    encoder: nn.Module,
+    head: nn.Module,
+    strategy: Any,
+    lr: float,
+    weight_decay: float,
+    extra_pooler: nn.Module | None = None,
+) -> StrategyPlan:
+    """Re-initialise and freeze in place, and return the AdamW groups the strategy asks for.
+
+    `head` trains at `lr` and is never frozen or re-initialised. `extra_pooler` (a module inside
+    `head`, for encoders without a pooler such as ELECTRA) stands in as the pooler when the
+    encoder has none. Knobs are used as given; with `strategy.auto` true (knobs already filled
+    in by `resolve_auto`), freeze_lower_layers is clipped to L-1 so the top block always trains.
+    """
+    layers = find_layers(encoder)
+    model = type(encoder).__name__
+    n_blocks = len(layers.blocks)
+    knobs = {k: _get(strategy, k, _DEFAULT_KNOBS[k]) for k in KNOBS}
+    notes: list[str] = []
+    k, k_auto = knobs["freeze_lower_layers"], _get(strategy, "auto", False)
+    if k_auto and isinstance(k, int):
+        clipped = max(0, min(k, n_blocks - 1))
+        if clipped != k:
+            notes.append(f"auto: freeze_lower_layers clipped {k} -> {clipped} ({n_blocks} blocks)")
+            knobs["freeze_lower_layers"] = clipped
+
+    k_freeze = _check_k(knobs, "freeze_lower_layers", n_blocks, model)
+    k_reinit = _check_k(knobs, "reinit_top_layers", n_blocks, model)
+    xi = knobs["layer_decay"]
+    if isinstance(xi, bool) or not isinstance(xi, (int, float)) or not 0.0 < xi <= 1.0:
+        raise ConfigError("strategy.layer_decay", f"{xi} is outside (0, 1]; 1.0 means no decay")
+    if k_freeze + k_reinit > n_blocks:
+        raise ConfigError(
+            "strategy.reinit_top_layers",
+            f"{k_reinit} top + {k_freeze} frozen lower blocks overlap ({n_blocks} in {model})",
+        )
+    pooler = layers.pooler if layers.pooler is not None else extra_pooler
+    if knobs["reinit_pooler"] and pooler is None:
+        raise ConfigError(
+            "strategy.reinit_pooler", f"{model} has no pooler and the head gives none; use false"
+        )
+
+    # Units in order embeddings, blocks bottom to top, pooler, head: (name, module, lr).
+    units: list[tuple[str, list[nn.Module], float]] = [
+        ("embeddings", layers.embeddings, lr * xi ** (n_blocks + 1))
+    ]
+    for i, block in enumerate(layers.blocks, start=1):
+        units.append((f"block_{i:02d}", [block], lr * xi ** (n_blocks - i + 1)))
+    if pooler is not None:
+        units.append(("pooler", [pooler], lr))
+    units.append(("head", [head], lr))
+
+    # Re-initialise the top k blocks (and the pooler) with the encoder's own init scale.
+    std = float(getattr(getattr(encoder, "config", None), "initializer_range", 0.02) or 0.02)
+    reinitialized: list[str] = []
+    for name, modules, _ in units[1 + n_blocks - k_reinit : 1 + n_blocks]:
+        for m in modules:
+            reinit_module(m, std)
+        reinitialized.append(name)
+    if knobs["reinit_pooler"] and pooler is not None:
+        reinit_module(pooler, std)
+        reinitialized.append("pooler")
+
+    # Freeze embeddings plus the bottom k blocks: no gradient, and out of the optimizer.
+    frozen: list[str] = []
+    if k_freeze > 0 or knobs["freeze_embeddings"]:
+        frozen = [name for name, _, _ in units[: 1 + k_freeze]]
+        for _, modules, _ in units[: 1 + k_freeze]:
+            for m in modules:
+                m.requires_grad_(False)
+
+    # One decay and one no-decay group per unit; each parameter counted once (the extra pooler
+    # also lives in the head, so the earlier unit claims it).
+    seen: set[int] = set()
+    groups: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] = []
+    n_trainable = n_frozen = 0
+    for unit, modules, unit_lr in units:
+        buckets: dict[str, list[torch.Tensor]] = {"decay": [], "no_decay": []}
+        for m in modules:
+            for pname, p in m.named_parameters():
+                if id(p) in seen:
+                    continue
+                seen.add(id(p))
+                if not p.requires_grad:
+                    n_frozen += p.numel()
+                    continue
+                n_trainable += p.numel()
+                buckets["no_decay" if _no_decay(pname, p) else "decay"].append(p)
+        for kind, params in buckets.items():
+            if not params:
+                continue
+            wd = weight_decay if kind == "decay" else 0.0
+            gname = f"{unit}/{kind}"
+            groups.append({"params": params, "lr": unit_lr, "weight_decay": wd, "name": gname})
+            rows.append(
+                {
+                    "group": gname,
+                    "layer": unit,
+                    "lr": unit_lr,
+                    "weight_decay": wd,
+                    "n_params": sum(p.numel() for p in params),
+                }
+            )
+    return StrategyPlan(
+        param_groups=groups,
+        rows=rows,
+        frozen=frozen,
+        reinitialized=reinitialized,
+        n_trainable=n_trainable,
+        n_frozen=n_frozen,
+        lr=lr,
+        weight_decay=weight_decay,
+        n_blocks=n_blocks,
+        knobs={"name": _get(strategy, "name", ""), "auto": bool(k_auto), **knobs},
+        notes=notes,
+    )
+
+
+def resolve_auto(strategy: Any, model_cfg: Any, task_cfg: Any) -> tuple[str, dict[str, Any]]:
+    """Pick a preset from the study's findings when `strategy.auto` is true.
+
+    Returns (preset name, full knob set to merge into the strategy config); the knob dict holds
+    only StrategyConfig fields so it merges into a structured config. With auto false it returns
+    (strategy.name, {}). Rules, first match wins: sentence-similarity task (BIOSSES) -> reinit_top
+    (top block + pooler); BERT small/base -> freeze_lower (3 blocks; apply_strategy clips to L-1
+    because L is unknown here); BERT large or any ELECTRA -> layerwise_decay (xi = 0.9).
+    """
+    if not _get(strategy, "auto", False):
+        return str(_get(strategy, "name", "standard")), {}
+    family = str(_get(model_cfg, "family", "")).lower()
+    size = str(_get(model_cfg, "size", "")).lower()
+    if _get(task_cfg, "type", "") == "sentence_pair_regression":
+        return "reinit_top", {**_DEFAULT_KNOBS, "reinit_top_layers": 1, "reinit_pooler": True}
+    if family == "bert" and size in ("small", "base"):
+        return "freeze_lower", {**_DEFAULT_KNOBS, "freeze_lower_layers": AUTO_FREEZE_LOWER_LAYERS}
+    if (family == "bert" and size == "large") or family == "electra":
+        return "layerwise_decay", {**_DEFAULT_KNOBS, "layer_decay": 0.9}
+    raise ConfigError(
+        "strategy.auto",
+        f"the study's findings cover bert (small/base/large) and electra, not {family}/{size}; "
+        "choose a strategy explicitly",
+    )

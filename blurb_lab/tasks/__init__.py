@@ -1,0 +1,19 @@
+"""Task types by name: a task config's `type` picks one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from blurb_lab.errors import ConfigError
+from blurb_lab.tasks.base import TaskType
+from blurb_lab.tasks.sequence import PairRegression
+
+TASK_TYPES: dict[str, type[TaskType]] = {
+    "sentence_pair_regression": PairRegression,
+}
+
+
+def get_task_type(cfg: Any) -> TaskType:
+    if cfg.type not in TASK_TYPES:
+        raise ConfigError("task.type", f"unknown task type '{cfg.type}'; allowed: {', '.join(TASK_TYPES)}")
+    return TASK_TYPES[cfg.type](cfg)

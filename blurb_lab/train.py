@@ -1,0 +1,179 @@
+"""One job: config -> data -> model + strategy -> fit -> test at the best dev epoch -> results.json."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from blurb_lab.config.validate import validate
+from blurb_lab.data.cache import fingerprint
+from blurb_lab.data.readers import read_hub_splits, read_local_splits
+from blurb_lab.results import RESULTS_FILE, versions, write_json, write_jsonl
+
+log = logging.getLogger(__name__)
+# Keys that name where things go, not what is computed: left out of a configuration's identity.
+NOT_IDENTITY = ("seed", "paths", "data.cache_dir", "data.num_workers", "trainer.enable_progress_bar")
+
+
+def configuration_key(hparams: dict[str, Any]) -> str:
+    """Identity of a configuration without its seed: jobs with equal keys are seeds of one config."""
+    import copy
+
+    reduced = copy.deepcopy(hparams)
+    for dotted in NOT_IDENTITY:
+        *parents, leaf = dotted.split(".")
+        node = reduced
+        for part in parents:
+            node = node.get(part, {})
+        node.pop(leaf, None)
+    return fingerprint(reduced)
+
+
+def configuration_label(cfg: DictConfig, overrides: list[str]) -> str:
+    """A readable id: model/task/strategy plus the non-seed overrides that set other keys."""
+    base = f"{cfg.model.name}/{cfg.task.name}/{cfg.strategy.name}"
+    skip = ("model=", "task=", "strategy=", *(f"{key}" for key in NOT_IDENTITY))
+    extra = sorted(o for o in overrides if not o.lstrip("+~").startswith(skip))
+    return " ".join([base, *extra])
+
+
+def load_splits(cfg: DictConfig) -> dict[str, list[dict[str, Any]]]:
+    if cfg.data.source == "hub":
+        hub = cfg.task.hub
+        return read_hub_splits(hub.path, hub.name, dict(hub.columns), dict(hub.splits))
+    return read_local_splits(cfg.data.root, cfg.task.name, cfg.task.dir)
+
+
+def run_job(cfg: DictConfig, output_dir: Path, overrides: list[str]) -> dict[str, Any]:
+    """Train and evaluate one (model, task, strategy, seed); return what results.json holds."""
+    import pytorch_lightning as pl
+
+    from blurb_lab.data.datamodule import BlurbDataModule
+    from blurb_lab.models.loading import load_encoder, load_tokenizer
+    from blurb_lab.models.module import BestWeights, FineTuner
+    from blurb_lab.strategies import apply_strategy, resolve_auto
+    from blurb_lab.tasks import get_task_type
+
+    started = time.time()
+    validate(cfg)
+    task_type = get_task_type(cfg.task)
+    splits = load_splits(cfg)
+    for records in splits.values():
+        for record in records:
+            task_type.check_record(record)
+
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    tokenizer = load_tokenizer(cfg.model, task_type.texts(splits["train"]))
+    datamodule = BlurbDataModule(
+        task_type,
+        splits,
+        tokenizer,
+        max_len=cfg.task.max_len,
+        batch_size=cfg.data.batch_size,
+        eval_batch_size=cfg.data.eval_batch_size,
+        cache_dir=cfg.data.cache_dir,
+        seed=cfg.seed,
+        num_workers=cfg.data.num_workers,
+    )
+    datamodule.setup()
+
+    encoder = load_encoder(cfg.model, len(tokenizer))
+    encoder.train()  # from_pretrained returns eval mode, and Lightning keeps each module's mode
+    hidden = encoder.config.hidden_size
+    init_std = getattr(encoder.config, "initializer_range", 0.02)
+    own_pooler = getattr(encoder, "pooler", None) is None
+    head = task_type.build_head(hidden, cfg.model.dropout, own_pooler, init_std)
+    applied, knobs = resolve_auto(cfg.strategy, cfg.model, cfg.task)
+    strategy = OmegaConf.merge(cfg.strategy, knobs) if knobs else cfg.strategy
+    plan = apply_strategy(
+        encoder,
+        head,
+        strategy,
+        lr=cfg.optim.lr,
+        weight_decay=cfg.optim.weight_decay,
+        extra_pooler=head.pooler if own_pooler else None,
+    )
+    print(plan.format_table())
+    if cfg.inspect:
+        write_json(output_dir / "param_groups.json", {"strategy_applied": applied, **plan.to_json()})
+        return {"status": "inspected", "strategy_applied": applied}
+
+    module = FineTuner(encoder, head, task_type, plan.param_groups, cfg.optim)
+    monitor = f"dev/{cfg.task.metric}"
+    best = BestWeights(monitor)
+    callbacks: list[pl.Callback] = [best, pl.callbacks.LearningRateMonitor(logging_interval="step")]
+    loggers: list[Any] = []
+    if cfg.logger.csv:
+        loggers.append(pl.loggers.CSVLogger(save_dir=str(output_dir), name="csv", version=""))
+    trainer = pl.Trainer(
+        accelerator=cfg.trainer.accelerator,
+        devices=cfg.trainer.devices,
+        precision=cfg.trainer.precision,
+        max_epochs=cfg.trainer.max_epochs,
+        gradient_clip_val=cfg.optim.gradient_clip_val or None,
+        deterministic=cfg.trainer.deterministic,
+        logger=loggers or False,
+        callbacks=callbacks if loggers else [best],
+        enable_checkpointing=False,
+        enable_progress_bar=cfg.trainer.enable_progress_bar,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        log_every_n_steps=cfg.trainer.log_every_n_steps,
+        default_root_dir=str(output_dir),
+    )
+    fit_started = time.time()
+    trainer.fit(module, datamodule=datamodule)
+    fit_time = time.time() - fit_started
+
+    best.restore(module)
+    test_metrics = trainer.test(module, datamodule=datamodule, verbose=False)[0]
+    test_score = float(test_metrics[f"test/{cfg.task.metric}"])
+    if cfg.trainer.save_checkpoint and best.state is not None:
+        from safetensors.torch import save_file
+
+        save_file({k: v.contiguous() for k, v in best.state.items()}, str(output_dir / "best.safetensors"))
+
+    test_records = splits["test"]
+    write_jsonl(
+        output_dir / "predictions_test.jsonl",
+        (task_type.prediction_row(test_records[i], p) for i, p in sorted(module.test_predictions.items())),
+    )
+    if module.diverged_at is not None:
+        status = "diverged"
+    elif task_type.is_trivial(best.best_score):
+        status = "failed"
+    else:
+        status = "ok"
+    hparams = OmegaConf.to_container(cfg, resolve=True)
+    return {
+        "status": status,
+        "task": cfg.task.name,
+        "model": cfg.model.name,
+        "strategy": cfg.strategy.name,
+        "strategy_applied": applied,
+        "seed": cfg.seed,
+        "metric": cfg.task.metric,
+        "dev_score": best.best_score if math.isfinite(best.best_score) else None,
+        "test_score": test_score if math.isfinite(test_score) else None,
+        "best_epoch": best.best_epoch,
+        "dev_curve": module.dev_curve,
+        "diverged_at_step": module.diverged_at,
+        "epochs": trainer.current_epoch,
+        "n_trainable_params": plan.n_trainable,
+        "n_frozen_params": plan.n_frozen,
+        "config_key": configuration_key(hparams),
+        "config_label": configuration_label(cfg, overrides),
+        "hparams": hparams,
+        "fit_time_s": round(fit_time, 3),
+        "wall_time_s": round(time.time() - started, 3),
+        "versions": versions(),
+    }
+
+
+def write_results(output_dir: Path, results: dict[str, Any]) -> None:
+    write_json(output_dir / RESULTS_FILE, results)

@@ -1,0 +1,67 @@
+"""Shared fixtures: small BLURB-format data written per test, and a runner for the real CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_BLURB = (REPO / ".." / "shared" / "blurb").resolve()
+WORDS = "cell gene protein tumour binding expression pathway receptor kinase inhibitor mutation".split()
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+
+
+def make_biosses_like(root: Path, sizes: tuple[int, int, int] = (24, 8, 8)) -> Path:
+    """Sentence pairs whose score is the word overlap: learnable, in the BIOSSES record format."""
+    rng = random.Random(0)
+    for split, n in zip(("train", "dev", "test"), sizes, strict=False):
+        rows = []
+        for i in range(n):
+            a = rng.sample(WORDS, 5)
+            shared = rng.randint(0, 4)
+            b = a[:shared] + rng.sample([w for w in WORDS if w not in a], 5 - shared)
+            rows.append({"id": f"biosses-{split}-{i}", "sentence1": " ".join(a),
+                         "sentence2": " ".join(b), "label": float(shared)})  # fmt: skip
+        write_jsonl(root / "biosses" / f"{split}.jsonl", rows)
+    return root
+
+
+@pytest.fixture
+def data_root(tmp_path: Path) -> Path:
+    return make_biosses_like(tmp_path / "blurb")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BLURB_LAB_CACHE", str(tmp_path_factory.getbasetemp() / "token-cache"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("WANDB_MODE", "offline")
+
+
+def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: int = 600):
+    """Run `python -m blurb_lab` as a user would, in `cwd`, outputs under cwd."""
+    full_env = {**os.environ, "PYTHONWARNINGS": "ignore", **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "blurb_lab", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def needs_shared_blurb(task: str) -> pytest.MarkDecorator:
+    return pytest.mark.skipif(
+        not (SHARED_BLURB / task).is_dir(), reason=f"real BLURB data not found at {SHARED_BLURB / task}"
+    )

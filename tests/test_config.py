@@ -1,0 +1,100 @@
+"""Config composition of every group option, schema errors and value checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from blurb_lab.cli import CONFIG_DIR, preflight
+from blurb_lab.config.validate import validate
+from blurb_lab.errors import ConfigError
+
+GROUPS = ["model", "task", "strategy", "trainer", "logger", "paths", "hydra"]
+
+
+def options(group: str) -> list[str]:
+    return sorted(p.stem for p in (Path(CONFIG_DIR) / group).glob("*.yaml"))
+
+
+def compose_cfg(*overrides: str):
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        return compose(config_name="config", overrides=list(overrides))
+
+
+def test_every_group_has_options():
+    for group in GROUPS:
+        assert options(group), group
+    assert {"pubmedbert_base", "pubmedbert_large", "pubmed_electra_base", "pubmed_electra_large",
+            "minilm", "tiny_bert", "tiny_electra"} <= set(options("model"))  # fmt: skip
+    assert {"standard", "freeze_lower", "layerwise_decay", "reinit_top", "auto"} <= set(options("strategy"))
+
+
+@pytest.mark.parametrize(
+    "group,option",
+    [(g, o) for g in ["model", "task", "strategy", "trainer", "logger"] for o in options(g)],
+)
+def test_every_option_composes_and_validates(group: str, option: str):
+    cfg = compose_cfg(f"{group}={option}")
+    assert OmegaConf.select(cfg, group) is not None
+    if group == "model":
+        assert cfg.model.name == option
+    validate(cfg)  # every shipped preset passes the value checks
+
+
+def test_defaults_follow_blurb_protocol():
+    cfg = compose_cfg()
+    assert cfg.model.name == "minilm" and cfg.task.name == "biosses" and cfg.strategy.name == "standard"
+    assert cfg.optim.warmup_ratio == 0.1 and cfg.optim.lr == cfg.task.lr
+    assert cfg.data.batch_size == cfg.task.batch_size and cfg.trainer.max_epochs == cfg.task.epochs
+    assert cfg.seed == 1
+
+
+def test_command_line_overrides_reach_the_config():
+    cfg = compose_cfg("model=tiny_electra", "optim.lr=1e-5", "seed=7", "trainer.max_epochs=2")
+    assert (cfg.model.family, cfg.optim.lr, cfg.seed, cfg.trainer.max_epochs) == ("electra", 1e-5, 7, 2)
+
+
+@pytest.mark.parametrize(
+    "override,key",
+    [
+        ("optim.lr=-1", "optim.lr"),
+        ("data.batch_size=0", "data.batch_size"),
+        ("trainer.max_epochs=0", "trainer.max_epochs"),
+        ("strategy.layer_decay=1.5", "strategy.layer_decay"),
+        ("task.max_len=100000", "task.max_len"),
+        ("model.dropout=1.0", "model.dropout"),
+    ],
+)
+def test_value_checks_name_the_key(override: str, key: str):
+    with pytest.raises(ConfigError) as info:
+        validate(compose_cfg(override))
+    assert info.value.key == key
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "argv,needle",
+    [
+        (["task=nope"], "task=nope: unknown option for 'task'; allowed: biosses"),
+        (["model=nope"], "allowed: minilm"),
+        (["optim.lr=-1"], "optim.lr: -1.0 is not allowed; must be > 0"),
+        (["optim.foo=1"], "allowed keys: lr, weight_decay"),
+        (["optim.lr=abc"], "optim.lr"),
+        (["seed=1.5"], "seed"),
+        (["-m", "seed=1,2", "strategy=standard,nope"], "strategy=nope"),
+    ],
+)
+def test_preflight_errors_are_one_line_with_exit_2(argv, needle, capsys):
+    with pytest.raises(SystemExit) as info:
+        preflight(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0, err
+    assert needle in err, err
+
+
+def test_preflight_accepts_a_good_sweep():
+    preflight(["-m", "model=tiny_bert", "seed=1,2,3", "strategy=standard,reinit_top"])
