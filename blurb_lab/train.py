@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,16 @@ def configuration_label(cfg: DictConfig, overrides: list[str]) -> str:
     return " ".join([base, *extra])
 
 
+def quiet_library_noise() -> None:
+    """Silence library chatter that says nothing about this run (tips, deprecations inside libs)."""
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+    warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
+    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    logging.getLogger("pytorch_lightning.utilities.rank_zero").addFilter(
+        lambda record: "litlogger" not in record.getMessage()
+    )
+
+
 def load_splits(cfg: DictConfig) -> dict[str, list[dict[str, Any]]]:
     if cfg.data.source == "hub":
         hub = cfg.task.hub
@@ -60,6 +71,7 @@ def run_job(cfg: DictConfig, output_dir: Path, overrides: list[str]) -> dict[str
     from blurb_lab.tasks import get_task_type
 
     started = time.time()
+    quiet_library_noise()
     validate(cfg)
     task_type = get_task_type(cfg.task)
     splits = load_splits(cfg)

@@ -66,6 +66,8 @@ def test_command_line_overrides_reach_the_config():
         ("strategy.layer_decay=1.5", "strategy.layer_decay"),
         ("task.max_len=100000", "task.max_len"),
         ("model.dropout=1.0", "model.dropout"),
+        ("strategy.reinit_top_layers=7", "strategy.reinit_top_layers"),  # minilm has 6 blocks
+        ("strategy.freeze_lower_layers=9", "strategy.freeze_lower_layers"),
     ],
 )
 def test_value_checks_name_the_key(override: str, key: str):

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from blurb_lab.errors import ConfigError
-from blurb_lab.models.loading import FAMILIES, SOURCES, max_positions
+from blurb_lab.models.loading import FAMILIES, SOURCES, model_shape
 from blurb_lab.tasks import TASK_TYPES
 
 ACCELERATORS = ("cpu", "gpu", "cuda", "mps", "auto")
@@ -59,15 +59,20 @@ def validate(cfg: Any) -> None:
         value = _get(cfg, key)
         if not test(value):
             raise ConfigError(key, f"{value!r} is not allowed; must be {allowed}")
-    if cfg.model.source == "random":
-        limit = cfg.model.random.max_position_embeddings
-    else:
-        try:
-            limit = max_positions(cfg.model)
-        except Exception:  # missing folders are reported when the model is loaded
-            limit = None
+    try:
+        shape = model_shape(cfg.model)
+    except Exception:  # a missing folder is reported when the model is loaded
+        shape = {}
+    limit = shape.get("max_position_embeddings")
     if limit is not None and cfg.task.max_len > limit:
         raise ConfigError(
             "task.max_len",
             f"{cfg.task.max_len} is beyond the model's limit; must be <= {limit} for {cfg.model.name}",
         )
+    depth = shape.get("num_hidden_layers")
+    for key in ("freeze_lower_layers", "reinit_top_layers"):
+        k = cfg.strategy[key]
+        if depth is not None and k > depth and not cfg.strategy.auto:
+            raise ConfigError(
+                f"strategy.{key}", f"{k} > {depth} blocks in {cfg.model.name}; allowed 0..{depth}"
+            )

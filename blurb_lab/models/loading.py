@@ -37,14 +37,19 @@ def model_location(cfg: Any) -> str:
     raise ConfigError("model.source", f"'{cfg.source}' has no location; allowed: {', '.join(SOURCES)}")
 
 
-def max_positions(cfg: Any) -> int | None:
-    """The model's position limit, read without loading weights (None when unknown offline)."""
+def model_shape(cfg: Any) -> dict[str, int]:
+    """Position limit and depth, read without loading weights ({} when unknown, e.g. hub offline)."""
     if cfg.source == "random":
-        return int(cfg.random.max_position_embeddings)
+        r = cfg.random
+        return {
+            "max_position_embeddings": r.max_position_embeddings,
+            "num_hidden_layers": r.num_hidden_layers,
+        }
     if cfg.source in ("local", "package"):
         config = json.loads((Path(model_location(cfg)) / "config.json").read_text())
-        return config.get("max_position_embeddings")
-    return None
+        keys = ("max_position_embeddings", "num_hidden_layers")
+        return {k: int(config[k]) for k in keys if k in config}
+    return {}
 
 
 def load_tokenizer(cfg: Any, train_texts: list[str]) -> Any:

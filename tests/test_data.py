@@ -1,0 +1,117 @@
+"""Readers on the real BIOSSES files and on malformed fixtures; the tokenisation cache."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+from omegaconf import OmegaConf
+
+from blurb_lab.config.schema import ModelConfig, TaskConfig
+from blurb_lab.data.datamodule import BlurbDataModule
+from blurb_lab.data.readers import read_hub_splits, read_jsonl, read_local_splits
+from blurb_lab.errors import DataError
+from blurb_lab.models.loading import load_tokenizer
+from blurb_lab.tasks import get_task_type
+from tests.conftest import SHARED_BLURB, needs_shared_blurb, write_jsonl
+
+
+@needs_shared_blurb("biosses")
+def test_real_biosses_has_64_16_20_pairs_with_scores_0_to_4():
+    splits = read_local_splits(str(SHARED_BLURB), "biosses")
+    assert {k: len(v) for k, v in splits.items()} == {"train": 64, "dev": 16, "test": 20}
+    task_type = get_task_type(OmegaConf.structured(TaskConfig()))
+    for records in splits.values():
+        for record in records:
+            task_type.check_record(record)
+            assert 0.0 <= task_type.target(record) <= 4.0
+    assert abs(sum(r["label"] for r in splits["train"]) / 64 - 2.40) < 0.01  # README: mean 2.40
+
+
+@pytest.mark.parametrize(
+    "content,needle,line",
+    [
+        ('{"id": 1}\n{"id": 2\n', "bad JSON", 2),
+        ("[1, 2]\n", "expected a JSON object", 1),
+        ("\n\n", "empty split", None),
+    ],
+)
+def test_malformed_jsonl_names_file_and_line(tmp_path: Path, content: str, needle: str, line):
+    path = tmp_path / "train.jsonl"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        read_jsonl(path)
+    message = str(info.value)
+    assert needle in message and str(path) in message
+    assert info.value.line == line
+
+
+def test_non_utf8_and_missing_files(tmp_path: Path):
+    bad = tmp_path / "train.jsonl"
+    bad.write_bytes(b'{"id": "\xff"}\n')
+    with pytest.raises(DataError, match="not UTF-8"):
+        read_jsonl(bad)
+    with pytest.raises(DataError, match="file not found"):
+        read_jsonl(tmp_path / "nope.jsonl")
+    with pytest.raises(DataError, match="task folder not found"):
+        read_local_splits(str(tmp_path), "biosses")
+
+
+@pytest.mark.parametrize(
+    "record,needle",
+    [
+        ({"id": "x", "sentence2": "b", "label": 1.0}, "field 'sentence1' missing"),
+        ({"id": "x", "sentence1": "a", "sentence2": "b"}, "field 'label' missing"),
+        ({"id": "x", "sentence1": "a", "sentence2": "b", "label": "high"}, "is not a number"),
+    ],
+)
+def test_bad_records_name_file_and_line(tmp_path: Path, record: dict, needle: str):
+    path = tmp_path / "dev.jsonl"
+    write_jsonl(path, [{"id": "ok", "sentence1": "a", "sentence2": "b", "label": 2.0}, record])
+    task_type = get_task_type(OmegaConf.structured(TaskConfig()))
+    records = read_jsonl(path)
+    task_type.check_record(records[0])
+    with pytest.raises(DataError) as info:
+        task_type.check_record(records[1])
+    assert needle in str(info.value) and f"{path}:2" in str(info.value)
+
+
+def test_hub_reader_on_a_local_folder_laid_out_as_the_hub(data_root: Path, tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf"))
+    hub = tmp_path / "hub_biosses"
+    for split, theirs in (("train", "train"), ("dev", "validation"), ("test", "test")):
+        rows = [json.loads(x) for x in (data_root / "biosses" / f"{split}.jsonl").read_text().splitlines()]
+        write_jsonl(hub / f"{theirs}.jsonl", [{"text_1": r["sentence1"], "text_2": r["sentence2"],
+                                               "label": r["label"], "id": r["id"]} for r in rows])  # fmt: skip
+    splits = read_hub_splits(str(hub), None, {"sentence1": "text_1", "sentence2": "text_2"}, {})
+    assert {k: len(v) for k, v in splits.items()} == {"train": 24, "dev": 8, "test": 8}
+    assert splits["dev"][0]["sentence1"] and "label" in splits["dev"][0]
+
+
+def _datamodule(data_root: Path, cache_dir: Path) -> BlurbDataModule:
+    task_type = get_task_type(OmegaConf.structured(TaskConfig()))
+    splits = read_local_splits(str(data_root), "biosses")
+    tokenizer = load_tokenizer(
+        OmegaConf.structured(ModelConfig(source="random")), task_type.texts(splits["train"])
+    )
+    return BlurbDataModule(task_type, splits, tokenizer, 32, 4, 8, str(cache_dir), seed=1)
+
+
+def test_tokenisation_is_cached_and_batches_are_dynamically_padded(data_root: Path, tmp_path: Path, caplog):
+    caplog.set_level(logging.INFO, logger="blurb_lab.data.cache")
+    first = _datamodule(data_root, tmp_path / "cache")
+    first.setup()
+    assert "cache miss" in caplog.text
+    caplog.clear()
+    second = _datamodule(data_root, tmp_path / "cache")
+    second.setup()
+    assert "cache hit" in caplog.text and "cache miss" not in caplog.text
+    assert [f["input_ids"] for f in second.features["train"]] == [
+        f["input_ids"] for f in first.features["train"]
+    ]
+    for batch in first.train_dataloader():
+        longest = int(batch["attention_mask"].sum(1).max())
+        assert batch["input_ids"].shape[1] == longest  # padded to the batch, not to max_len
+        assert set(batch) >= {"input_ids", "attention_mask", "token_type_ids", "target"}
