@@ -93,9 +93,7 @@ def test_hub_reader_on_a_local_folder_laid_out_as_the_hub(data_root: Path, tmp_p
 def _datamodule(data_root: Path, cache_dir: Path) -> BlurbDataModule:
     task_type = get_task_type(OmegaConf.structured(TaskConfig()))
     splits = read_local_splits(str(data_root), "biosses")
-    tokenizer = load_tokenizer(
-        OmegaConf.structured(ModelConfig(source="random")), task_type.texts(splits["train"])
-    )
+    tokenizer = load_tokenizer(OmegaConf.structured(ModelConfig(source="random")), task_type.texts(splits["train"]))
     return BlurbDataModule(task_type, splits, tokenizer, 32, 4, 8, str(cache_dir), seed=1)
 
 
@@ -108,9 +106,7 @@ def test_tokenisation_is_cached_and_batches_are_dynamically_padded(data_root: Pa
     second = _datamodule(data_root, tmp_path / "cache")
     second.setup()
     assert "cache hit" in caplog.text and "cache miss" not in caplog.text
-    assert [f["input_ids"] for f in second.features["train"]] == [
-        f["input_ids"] for f in first.features["train"]
-    ]
+    assert [f["input_ids"] for f in second.features["train"]] == [f["input_ids"] for f in first.features["train"]]
     for batch in first.train_dataloader():
         longest = int(batch["attention_mask"].sum(1).max())
         assert batch["input_ids"].shape[1] == longest  # padded to the batch, not to max_len

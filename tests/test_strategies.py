@@ -22,9 +22,7 @@ SHAPE = {"num_attention_heads": 2, "vocab_size": 100, "max_position_embeddings":
 
 
 def tiny_bert(layers: int = 4, hidden: int = 32, **kw: object) -> nn.Module:
-    cfg = BertConfig(
-        hidden_size=hidden, num_hidden_layers=layers, intermediate_size=2 * hidden, **SHAPE, **kw
-    )
+    cfg = BertConfig(hidden_size=hidden, num_hidden_layers=layers, intermediate_size=2 * hidden, **SHAPE, **kw)
     return AutoModel.from_config(cfg)
 
 
@@ -183,9 +181,7 @@ def test_minilm_freeze_and_reinit_partition(minilm_dir: pathlib.Path) -> None:
 def test_electra_extra_pooler_is_the_pooler() -> None:
     encoder = tiny_electra()
     head, extra = with_head(encoder)
-    plan = apply_strategy(
-        encoder, head, strategy(layer_decay=0.5, reinit_pooler=True), LR, WD, extra_pooler=extra
-    )
+    plan = apply_strategy(encoder, head, strategy(layer_decay=0.5, reinit_pooler=True), LR, WD, extra_pooler=extra)
     groups = {g["name"]: g for g in plan.param_groups}
     pooler_ids = {id(p) for p in extra.parameters()}
     in_pooler = {id(p) for g in groups if g.startswith("pooler/") for p in groups[g]["params"]}

@@ -73,6 +73,4 @@ def validate(cfg: Any) -> None:
     for key in ("freeze_lower_layers", "reinit_top_layers"):
         k = cfg.strategy[key]
         if depth is not None and k > depth and not cfg.strategy.auto:
-            raise ConfigError(
-                f"strategy.{key}", f"{k} > {depth} blocks in {cfg.model.name}; allowed 0..{depth}"
-            )
+            raise ConfigError(f"strategy.{key}", f"{k} > {depth} blocks in {cfg.model.name}; allowed 0..{depth}")

@@ -51,9 +51,7 @@ def read_local_splits(root: str, task_name: str, subdir: str = "") -> dict[str, 
     """Read <root>/<task>/{train,dev,test}.jsonl; a missing task folder names the path expected."""
     folder = task_dir(root, task_name, subdir)
     if not folder.is_dir():
-        raise DataError(
-            folder, f"task folder not found (set data.root or BLURB_DATA; expected {folder}/train.jsonl)"
-        )
+        raise DataError(folder, f"task folder not found (set data.root or BLURB_DATA; expected {folder}/train.jsonl)")
     return {split: read_jsonl(folder / f"{split}.jsonl") for split in SPLITS}
 
 

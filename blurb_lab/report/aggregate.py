@@ -78,8 +78,7 @@ def _fmt(value: float | None) -> str:
 
 def to_markdown(rows: list[dict[str, Any]]) -> str:
     lines = [
-        "| configuration | metric | n | failed | dev mean | dev std "
-        "| test mean | test std | test min | test max |",
+        "| configuration | metric | n | failed | dev mean | dev std | test mean | test std | test min | test max |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:

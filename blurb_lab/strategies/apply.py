@@ -162,14 +162,10 @@ def apply_strategy(
         )
     pooler = layers.pooler if layers.pooler is not None else extra_pooler
     if knobs["reinit_pooler"] and pooler is None:
-        raise ConfigError(
-            "strategy.reinit_pooler", f"{model} has no pooler and the head gives none; use false"
-        )
+        raise ConfigError("strategy.reinit_pooler", f"{model} has no pooler and the head gives none; use false")
 
     # Units in order embeddings, blocks bottom to top, pooler, head: (name, module, lr).
-    units: list[tuple[str, list[nn.Module], float]] = [
-        ("embeddings", layers.embeddings, lr * xi ** (n_blocks + 1))
-    ]
+    units: list[tuple[str, list[nn.Module], float]] = [("embeddings", layers.embeddings, lr * xi ** (n_blocks + 1))]
     for i, block in enumerate(layers.blocks, start=1):
         units.append((f"block_{i:02d}", [block], lr * xi ** (n_blocks - i + 1)))
     if pooler is not None:

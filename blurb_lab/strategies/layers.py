@@ -57,8 +57,7 @@ def _check_coverage(encoder: nn.Module, layers: EncoderLayers) -> None:
         for param in unit.parameters():
             if owner.setdefault(id(param), index) != index:
                 raise ModelError(
-                    f"cannot map the layers of {type(encoder).__name__}: "
-                    "a parameter is shared between two layers"
+                    f"cannot map the layers of {type(encoder).__name__}: a parameter is shared between two layers"
                 )
     unmapped = [n for n, p in encoder.named_parameters() if id(p) not in owner]
     if unmapped:
