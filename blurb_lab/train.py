@@ -13,7 +13,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from blurb_lab.config.validate import validate
 from blurb_lab.data.cache import fingerprint
-from blurb_lab.data.readers import read_hub_splits, read_local_splits
+from blurb_lab.data.readers import SPLITS, read_hub_splits, read_local_splits
+from blurb_lab.errors import ConfigError
 from blurb_lab.results import RESULTS_FILE, versions, write_json, write_jsonl
 
 log = logging.getLogger(__name__)
@@ -53,11 +54,19 @@ def quiet_library_noise() -> None:
     )
 
 
-def load_splits(cfg: DictConfig) -> dict[str, list[dict[str, Any]]]:
+def load_splits(cfg: DictConfig, splits: tuple[str, ...] = SPLITS) -> dict[str, list[dict[str, Any]]]:
     if cfg.data.source == "hub":
         hub = cfg.task.hub
-        return read_hub_splits(hub.path, hub.name, dict(hub.columns), dict(hub.splits))
-    return read_local_splits(cfg.data.root, cfg.task.name, cfg.task.dir)
+        if not hub.path:
+            raise ConfigError("task.hub.path", f"no hub dataset id for {cfg.task.name}; set task.hub.path=<id>")
+        return read_hub_splits(hub.path, hub.name, dict(hub.columns), dict(hub.splits), splits)
+    return read_local_splits(cfg.data.root, cfg.task.name, cfg.task.dir, cfg.task.format, splits)
+
+
+def write_predictions(path: Path, task_type: Any, records: list[dict[str, Any]], predictions: list[Any]) -> None:
+    """One line per gold record, in gold order: the format `python -m blurb_lab.evaluate` scores."""
+    rows = ({"id": r.get("id"), "prediction": task_type.to_json(p)} for r, p in zip(records, predictions, strict=True))
+    write_jsonl(path, rows)
 
 
 def run_job(cfg: DictConfig, output_dir: Path, overrides: list[str]) -> dict[str, Any]:
@@ -65,7 +74,7 @@ def run_job(cfg: DictConfig, output_dir: Path, overrides: list[str]) -> dict[str
     import pytorch_lightning as pl
 
     from blurb_lab.data.datamodule import BlurbDataModule
-    from blurb_lab.models.loading import load_encoder, load_tokenizer
+    from blurb_lab.models.loading import add_entity_markers, load_encoder, load_tokenizer
     from blurb_lab.models.module import BestWeights, FineTuner
     from blurb_lab.strategies import apply_strategy, resolve_auto
     from blurb_lab.tasks import get_task_type
@@ -81,6 +90,7 @@ def run_job(cfg: DictConfig, output_dir: Path, overrides: list[str]) -> dict[str
 
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     tokenizer = load_tokenizer(cfg.model, task_type.texts(splits["train"]))
+    added_tokens = add_entity_markers(tokenizer, list(cfg.task.entity_markers))
     datamodule = BlurbDataModule(
         task_type,
         splits,
@@ -96,6 +106,8 @@ def run_job(cfg: DictConfig, output_dir: Path, overrides: list[str]) -> dict[str
 
     encoder = load_encoder(cfg.model, len(tokenizer))
     encoder.train()  # from_pretrained returns eval mode, and Lightning keeps each module's mode
+    if len(tokenizer) > encoder.get_input_embeddings().num_embeddings:
+        encoder.resize_token_embeddings(len(tokenizer))
     hidden = encoder.config.hidden_size
     init_std = getattr(encoder.config, "initializer_range", 0.02)
     own_pooler = getattr(encoder, "pooler", None) is None
@@ -127,6 +139,9 @@ def run_job(cfg: DictConfig, output_dir: Path, overrides: list[str]) -> dict[str
         devices=cfg.trainer.devices,
         precision=cfg.trainer.precision,
         max_epochs=cfg.trainer.max_epochs,
+        limit_train_batches=cfg.trainer.limit_train_batches
+        if cfg.trainer.limit_train_batches <= 1
+        else int(cfg.trainer.limit_train_batches),
         gradient_clip_val=cfg.optim.gradient_clip_val or None,
         deterministic=cfg.trainer.deterministic,
         logger=loggers or False,
@@ -150,11 +165,7 @@ def run_job(cfg: DictConfig, output_dir: Path, overrides: list[str]) -> dict[str
 
         save_file({k: v.contiguous() for k, v in best.state.items()}, str(output_dir / "best.safetensors"))
 
-    test_records = splits["test"]
-    write_jsonl(
-        output_dir / "predictions_test.jsonl",
-        (task_type.prediction_row(test_records[i], p) for i, p in sorted(module.test_predictions.items())),
-    )
+    write_predictions(output_dir / "predictions_test.jsonl", task_type, splits["test"], module.test_predictions)
     if module.diverged_at is not None:
         status = "diverged"
     elif task_type.is_trivial(best.best_score):
@@ -176,6 +187,7 @@ def run_job(cfg: DictConfig, output_dir: Path, overrides: list[str]) -> dict[str
         "dev_curve": module.dev_curve,
         "diverged_at_step": module.diverged_at,
         "epochs": trainer.current_epoch,
+        "added_special_tokens": added_tokens,
         "n_trainable_params": plan.n_trainable,
         "n_frozen_params": plan.n_frozen,
         "config_key": configuration_key(hparams),

@@ -65,3 +65,43 @@ def needs_shared_blurb(task: str) -> pytest.MarkDecorator:
     return pytest.mark.skipif(
         not (SHARED_BLURB / task).is_dir(), reason=f"real BLURB data not found at {SHARED_BLURB / task}"
     )
+
+
+def make_task_fixtures(root: Path, n: tuple[int, int, int] = (16, 6, 6)) -> Path:
+    """Small data for one task of every type, in the formats of ../shared/blurb/README.md."""
+    rng = random.Random(1)
+    hoc_labels = 10
+
+    def words(k: int) -> list[str]:
+        return [rng.choice(WORDS) for _ in range(k)]
+
+    def ner(i: int, split: str, task: str) -> dict:
+        tokens = words(rng.randint(3, 30))
+        tags = []
+        for _ in tokens:
+            previous = tags[-1] if tags else "O"
+            tags.append(rng.choice(["B", "O", "O"] + (["I"] if previous != "O" else [])))
+        return {"id": f"{task}-{split}-{i}", "tokens": tokens, "ner_tags": tags}
+
+    def pico(i: int, split: str, task: str) -> dict:
+        tokens = words(rng.randint(3, 20))
+        return {"id": f"{task}-{split}-{i}", "tokens": tokens,
+                "ner_tags": [rng.choice(["I-PAR", "I-INT", "I-OUT", "O"]) for _ in tokens]}  # fmt: skip
+
+    def gad(i: int, split: str, task: str) -> dict:
+        text = " ".join(words(4) + ["@GENE$"] + words(3) + ["@DISEASE$"] + words(2))
+        return {"id": f"{task}-{split}-{i}", "sentence": text, "label": rng.choice(["0", "1"])}
+
+    def bioasq(i: int, split: str, task: str) -> dict:
+        return {"id": f"{task}-{split}-{i}", "sentence1": " ".join(words(6)), "sentence2": " ".join(words(20)),
+                "label": rng.choice(["yes", "no"])}  # fmt: skip
+
+    def hoc(i: int, split: str, task: str) -> dict:
+        return {"id": f"{task}-{split}-{i}", "sentence": " ".join(words(30)),
+                "label": [int(rng.random() < 0.3) for _ in range(hoc_labels)]}  # fmt: skip
+
+    for task, make in (("ncbi_disease", ner), ("ebm_pico", pico), ("gad", gad), ("bioasq", bioasq), ("hoc", hoc)):
+        for split, count in zip(("train", "dev", "test"), n, strict=True):
+            write_jsonl(root / task / f"{split}.jsonl", [make(i, split, task) for i in range(count)])
+    make_biosses_like(root, n)
+    return root

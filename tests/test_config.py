@@ -80,7 +80,7 @@ def test_value_checks_name_the_key(override: str, key: str):
 @pytest.mark.parametrize(
     "argv,needle",
     [
-        (["task=nope"], "task=nope: unknown option for 'task'; allowed: biosses"),
+        (["task=nope"], "task=nope: unknown option for 'task'; allowed: bc2gm, bc5chem, bc5disease, bioasq, biosses"),
         (["model=nope"], "allowed: minilm"),
         (["optim.lr=-1"], "optim.lr: -1.0 is not allowed; must be > 0"),
         (["optim.foo=1"], "allowed keys: lr, weight_decay"),

@@ -52,6 +52,11 @@ class TaskConfig:
     text_fields: list[str] = field(default_factory=lambda: ["sentence1", "sentence2"])
     label_field: str = "label"
     labels: list[str] | None = None
+    negative_label: str | None = None  # never a true positive (ChemProt "false", DDI/GAD "0")
+    strict_iob2: bool = False  # entity F1: an I after O starts no entity (default: conlleval/seqeval)
+    threshold: float = 0.5  # multi-label: a label is predicted when its sigmoid reaches this
+    entity_markers: list[str] = field(default_factory=list)  # kept whole, e.g. @GENE$
+    format: str = "jsonl"  # jsonl | conll (token<TAB>tag lines, blank line between sentences)
     max_len: int = 128
     # BLURB protocol defaults for this task; optim/data/trainer interpolate them.
     lr: float = 3e-5
@@ -100,6 +105,7 @@ class TrainerConfig:
     devices: Any = 1
     precision: str = "32-true"
     max_epochs: int = 10
+    limit_train_batches: float = 1.0  # fraction (<= 1.0) or number of batches per epoch, for smoke runs
     log_every_n_steps: int = 10
     enable_progress_bar: bool = True
     deterministic: bool = True

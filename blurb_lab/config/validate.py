@@ -32,6 +32,11 @@ RULES = [
     _rule("data.num_workers", lambda v: v >= 0, ">= 0"),
     _rule("data.source", *_one_of(("local", "hub"))),
     _rule("trainer.max_epochs", lambda v: v > 0, "> 0"),
+    _rule(
+        "trainer.limit_train_batches",
+        lambda v: v > 0 and (v <= 1 or float(v).is_integer()),
+        "a fraction in (0, 1] or a whole number of batches",
+    ),
     _rule("trainer.log_every_n_steps", lambda v: v > 0, "> 0"),
     _rule("trainer.accelerator", *_one_of(ACCELERATORS)),
     _rule("task.max_len", lambda v: v >= 8, ">= 8"),

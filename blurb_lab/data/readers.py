@@ -43,20 +43,74 @@ def read_jsonl(path: Path) -> list[Record]:
     return records
 
 
+def read_conll(path: Path) -> list[Record]:
+    """CoNLL/IOB files (`token<TAB>tag`, blank line between sentences), as in Crichton et al."""
+    if not path.is_file():
+        raise DataError(path, "file not found")
+    records: list[Record] = []
+    tokens: list[str] = []
+    tags: list[str] = []
+    start = 1
+
+    def flush() -> None:
+        if tokens:
+            records.append({"id": f"{path.stem}-{len(records)}", "tokens": list(tokens), "ner_tags": list(tags),
+                            "_line": start, "_source": str(path)})  # fmt: skip
+        tokens.clear()
+        tags.clear()
+
+    try:
+        with path.open(encoding="utf-8") as handle:
+            for number, line in enumerate(handle, start=1):
+                text = line.rstrip("\r\n")
+                if not text.strip() or text.startswith("-DOCSTART-"):
+                    flush()
+                    start = number + 1
+                    continue
+                parts = text.split("\t")
+                if len(parts) != 2 or not parts[0] or not parts[1]:
+                    raise DataError(path, f"expected 'token<TAB>tag', got {text!r:.60}", number)
+                tokens.append(parts[0])
+                tags.append(parts[1])
+            flush()
+    except UnicodeDecodeError as exc:
+        raise DataError(path, f"not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise DataError(path, f"cannot read ({exc.strerror})") from None
+    if not records:
+        raise DataError(path, "empty split")
+    return records
+
+
+def split_file(folder: Path, split: str, fmt: str) -> Path:
+    """The file of a split: <split>.jsonl, or for CoNLL <split>.tsv (dev also as devel.tsv)."""
+    if fmt == "conll":
+        if split == "dev" and not (folder / "dev.tsv").exists() and (folder / "devel.tsv").exists():
+            return folder / "devel.tsv"
+        return folder / f"{split}.tsv"
+    return folder / f"{split}.jsonl"
+
+
 def task_dir(root: str, task_name: str, subdir: str = "") -> Path:
     return Path(root).expanduser() / (subdir or task_name)
 
 
-def read_local_splits(root: str, task_name: str, subdir: str = "") -> dict[str, list[Record]]:
-    """Read <root>/<task>/{train,dev,test}.jsonl; a missing task folder names the path expected."""
+def read_local_splits(
+    root: str, task_name: str, subdir: str = "", fmt: str = "jsonl", splits: tuple[str, ...] = SPLITS
+) -> dict[str, list[Record]]:
+    """Read <root>/<task>/<split>.jsonl (or .tsv); a missing file or folder names the path expected."""
     folder = task_dir(root, task_name, subdir)
+    if fmt not in ("jsonl", "conll"):
+        raise DataError(folder, f"unknown task.format '{fmt}'; allowed: jsonl, conll")
     if not folder.is_dir():
-        raise DataError(folder, f"task folder not found (set data.root or BLURB_DATA; expected {folder}/train.jsonl)")
-    return {split: read_jsonl(folder / f"{split}.jsonl") for split in SPLITS}
+        expected = split_file(folder, splits[0], fmt)
+        raise DataError(folder, f"task folder not found (set data.root or BLURB_DATA; expected {expected})")
+    reader = read_conll if fmt == "conll" else read_jsonl
+    return {split: reader(split_file(folder, split, fmt)) for split in splits}
 
 
 def read_hub_splits(
-    path: str, name: str | None, columns: dict[str, str], splits: dict[str, str]
+    path: str, name: str | None, columns: dict[str, str], splits: dict[str, str], wanted: tuple[str, ...] = SPLITS
 ) -> dict[str, list[Record]]:
     """Load a task with `datasets` (hub id or a local folder laid out as the hub gives it)."""
     import datasets
@@ -66,12 +120,14 @@ def read_hub_splits(
     except Exception as exc:  # datasets raises many types for a missing or offline dataset
         raise DataError(path, f"cannot load from the hub: {type(exc).__name__}: {exc}") from None
     out: dict[str, list[Record]] = {}
-    for split in SPLITS:
+    for split in wanted:
         theirs = splits.get(split, "validation" if split == "dev" else split)
         if theirs not in dataset:
             raise DataError(path, f"split '{theirs}' not found; it has {sorted(dataset)}")
         rows = []
+        names = _class_label_names(dataset[theirs].features)
         for index, row in enumerate(dataset[theirs]):
+            row = {k: _label_names(v, names[k]) if k in names else v for k, v in row.items()}
             record = {ours: row[col] for ours, col in columns.items() if col in row}
             for key, value in row.items():
                 record.setdefault(key, value)
@@ -83,3 +139,19 @@ def read_hub_splits(
             raise DataError(f"{path}[{theirs}]", "empty split")
         out[split] = rows
     return out
+
+
+def _class_label_names(features: Any) -> dict[str, list[str]]:
+    """Columns stored as ClassLabel ids (bigbio/blurb's ner_tags): their label names."""
+    import datasets
+
+    out = {}
+    for column, feature in features.items():
+        inner = getattr(feature, "feature", feature)  # Sequence(ClassLabel) or List(ClassLabel)
+        if isinstance(inner, datasets.ClassLabel):
+            out[column] = inner.names
+    return out
+
+
+def _label_names(value: Any, names: list[str]) -> Any:
+    return [names[v] for v in value] if isinstance(value, list) else names[value]

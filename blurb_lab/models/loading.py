@@ -147,6 +147,19 @@ def _train_wordpiece(texts: list[str], vocab_size: int, max_len: int) -> Any:
     )
 
 
+def add_entity_markers(tokenizer: Any, markers: list[str]) -> list[str]:
+    """Make entity placeholders (@GENE$ ...) single tokens, but only those the vocabulary splits.
+
+    A marker the vocabulary already holds keeps its pretrained embedding; one it splits into
+    '@', 'gene', '$' would blur into ordinary words, so it becomes a special token with a new
+    embedding row. Returns the markers added.
+    """
+    split = [m for m in markers if len(tokenizer.tokenize(m)) != 1]
+    if split:
+        tokenizer.add_special_tokens({"additional_special_tokens": split}, replace_extra_special_tokens=False)
+    return split
+
+
 def tokenizer_fingerprint(tokenizer: Any) -> str:
     """Identity of a tokenizer for the tokenisation cache: its full serialised definition."""
     from blurb_lab.data.cache import fingerprint

@@ -38,9 +38,8 @@ class FineTuner(pl.LightningModule):
         self.param_groups = param_groups
         self.optim = optim
         self.metric_name = task_type.cfg.metric
-        self.val_metric = task_type.metric()
-        self.test_metric = task_type.metric()
-        self.test_predictions: dict[int, Any] = {}
+        self._decoded: dict[int, Any] = {}
+        self.test_predictions: list[Any] = []
         self.dev_curve: list[float] = []
         self.diverged_at: int | None = None
 
@@ -61,24 +60,33 @@ class FineTuner(pl.LightningModule):
         return loss
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        self.val_metric.update(self.task_type.predict(self(batch)), batch["target"])
+        self._collect(batch)
 
     def on_validation_epoch_end(self) -> None:
-        value = self.val_metric.compute().float()
-        self.val_metric.reset()
+        value = torch.tensor(self._epoch_score("dev")[0])
         self.log(f"dev/{self.metric_name}", value)
         if not self.trainer.sanity_checking:
             self.dev_curve.append(float(value))
 
     def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        predictions = self.task_type.predict(self(batch))
-        self.test_metric.update(predictions, batch["target"])
-        for index, prediction in zip(batch["index"].tolist(), predictions.tolist(), strict=False):
-            self.test_predictions[index] = prediction
+        self._collect(batch)
 
     def on_test_epoch_end(self) -> None:
-        self.log(f"test/{self.metric_name}", self.test_metric.compute().float())
-        self.test_metric.reset()
+        value, self.test_predictions = self._epoch_score("test")
+        self.log(f"test/{self.metric_name}", torch.tensor(value))
+
+    def _collect(self, batch: dict[str, torch.Tensor]) -> None:
+        decoded = self.task_type.decode(self(batch), batch)
+        self._decoded.update(zip(batch["index"].tolist(), decoded, strict=True))
+
+    def _epoch_score(self, split: str) -> tuple[float, list[Any]]:
+        """Score whole records (token tasks join their windows first), with the task's metric."""
+        datamodule = self.trainer.datamodule
+        records = datamodule.splits[split]
+        predictions = self.task_type.assemble(self._decoded, datamodule.features[split], len(records))
+        self._decoded = {}
+        golds = [self.task_type.gold(r) for r in records]
+        return self.task_type.score(predictions, golds), predictions
 
     def configure_optimizers(self) -> dict[str, Any]:
         optimizer = torch.optim.AdamW(

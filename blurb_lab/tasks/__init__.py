@@ -6,9 +6,14 @@ from typing import Any
 
 from blurb_lab.errors import ConfigError
 from blurb_lab.tasks.base import TaskType
-from blurb_lab.tasks.sequence import PairRegression
+from blurb_lab.tasks.sequence import Classification, MultiLabel, PairRegression
+from blurb_lab.tasks.token import TokenClassification
 
 TASK_TYPES: dict[str, type[TaskType]] = {
+    "token_classification": TokenClassification,
+    "sequence_classification": Classification,
+    "pair_classification": Classification,
+    "multilabel_classification": MultiLabel,
     "sentence_pair_regression": PairRegression,
 }
 

@@ -1,5 +1,9 @@
 """Task types: a task type decides the head, the loss, the metric and the collate; a task config
-(conf/task/*.yaml) only names its files, its type, its labels and its metric."""
+(conf/task/*.yaml) only names its files, its type, its labels and its metric.
+
+Predictions flow the same way in training and in the evaluator: per-feature decode -> per-record
+prediction (internal form) -> metric inputs; so a predictions file scores to the training number.
+"""
 
 from __future__ import annotations
 
@@ -17,27 +21,33 @@ Feature = dict[str, Any]
 
 
 class TaskType:
-    """Base class; subclasses fill in the label handling, loss and metric."""
-
-    n_outputs: int = 1
+    """Base class; subclasses fill in records, encoding, head, loss and prediction handling."""
 
     def __init__(self, cfg: Any) -> None:
         self.cfg = cfg
+        self.labels: list[str] = list(cfg.labels or [])
+        self.label_index = {label: i for i, label in enumerate(self.labels)}
 
     # --- records -------------------------------------------------------------------------------
     def check_record(self, record: Record) -> None:
+        """Raise DataError naming file and line when a record cannot be used."""
+        self.gold(record)
+
+    def gold(self, record: Record) -> Any:
+        """The record's gold answer in internal form (what the metric compares)."""
         raise NotImplementedError
 
     def texts(self, records: list[Record]) -> list[str]:
-        """Raw text, for training the WordPiece vocabulary of random-init models."""
+        """Raw text, for building the vocabulary of random-init models."""
         raise NotImplementedError
 
+    # --- features ------------------------------------------------------------------------------
     def encode(self, records: list[Record], tokenizer: Any, max_len: int) -> dict[str, list]:
-        """Tokenise a split (the expensive, cached part). Lists, so the cache needs no pickle."""
+        """Tokenise a split (the expensive, cached part). Plain lists, so the cache needs no pickle."""
         raise NotImplementedError
 
     def features(self, records: list[Record], encoded: dict[str, list]) -> list[Feature]:
-        """Join the cached tokenisation with the labels into per-example features."""
+        """Join cached tokenisation with gold answers; each feature has `index` and `record`."""
         raise NotImplementedError
 
     def collate(self, batch: list[Feature], pad_id: int) -> dict[str, torch.Tensor]:
@@ -50,23 +60,60 @@ class TaskType:
     def loss(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         raise NotImplementedError
 
-    def predict(self, logits: torch.Tensor) -> torch.Tensor:
+    def decode(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> list[Any]:
+        """One prediction per feature of the batch, as plain Python values."""
         raise NotImplementedError
 
+    def assemble(self, decoded: dict[int, Any], features: list[Feature], n_records: int) -> list[Any]:
+        """Per-record predictions from per-feature ones (token tasks join their windows)."""
+        out: list[Any] = [None] * n_records
+        for feature in features:
+            out[feature["record"]] = decoded[feature["index"]]
+        return out
+
+    # --- metric --------------------------------------------------------------------------------
     def metric(self) -> torchmetrics.Metric:
-        raise NotImplementedError
+        from blurb_lab.metrics import build_metric
 
-    def is_trivial(self, score: float) -> bool:
+        return build_metric(
+            self.cfg.metric,
+            labels=self.labels or None,
+            negative_label=self.cfg.negative_label,
+            strict=self.cfg.strict_iob2,
+        )
+
+    def metric_inputs(self, predictions: list[Any], golds: list[Any]) -> tuple[Any, Any]:
+        """Convert per-record predictions and golds to what the metric's update() takes."""
+        return torch.tensor(predictions), torch.tensor(golds)
+
+    def score(self, predictions: list[Any], golds: list[Any]) -> float:
+        metric = self.metric()
+        metric.update(*self.metric_inputs(predictions, golds))
+        return float(metric.compute())
+
+    def is_trivial(self, score: float | None) -> bool:
         """True when a dev score is no better than a trivial predictor (a failed run)."""
-        return not math.isfinite(score) or score <= 0.0
+        return score is None or not math.isfinite(score) or score <= 0.0
 
-    def prediction_row(self, record: Record, prediction: Any) -> dict[str, Any]:
-        return {"id": record.get("id"), "label": record.get(self.cfg.label_field), "prediction": prediction}
+    # --- predictions files ---------------------------------------------------------------------
+    def to_json(self, prediction: Any) -> Any:
+        """Internal prediction -> the value written to predictions_*.jsonl."""
+        return prediction
+
+    def from_json(self, value: Any, record: Record) -> Any:
+        """A predictions-file value -> internal prediction; raise ValueError when it is malformed."""
+        return value
 
     # --- helpers -------------------------------------------------------------------------------
     @staticmethod
     def fail(record: Record, message: str) -> DataError:
         return DataError(record.get("_source", "<data>"), message, record.get("_line"))
+
+    def label_id(self, record: Record, label: Any) -> int:
+        key = str(label)
+        if key not in self.label_index:
+            raise self.fail(record, f"label {label!r} not in the task's labels {self.labels}")
+        return self.label_index[key]
 
 
 def pad(sequences: list[list[int]], value: int) -> torch.Tensor:
@@ -76,6 +123,13 @@ def pad(sequences: list[list[int]], value: int) -> torch.Tensor:
     for row, seq in enumerate(sequences):
         out[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
     return out
+
+
+def attention_mask(batch: list[Feature], width: int) -> torch.Tensor:
+    mask = torch.zeros((len(batch), width), dtype=torch.long)
+    for row, feature in enumerate(batch):
+        mask[row, : len(feature["input_ids"])] = 1
+    return mask
 
 
 def init_linear(module: nn.Module, std: float) -> None:

@@ -1,15 +1,14 @@
-"""Sequence-level task types: one prediction per text (or text pair) from the [CLS] position."""
+"""Sequence-level task types: one prediction per text or text pair, from the [CLS] position."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import torch
-import torchmetrics
 from torch import nn
 
 from blurb_lab.data.readers import Record
-from blurb_lab.tasks.base import Feature, TaskType, init_linear, pad
+from blurb_lab.tasks.base import Feature, TaskType, attention_mask, init_linear, pad
 
 
 class SequenceHead(nn.Module):
@@ -32,16 +31,16 @@ class SequenceHead(nn.Module):
 class SequenceTask(TaskType):
     """Text or text-pair input encoded as [CLS] a [SEP] (b [SEP]), truncated to max_len."""
 
+    def n_outputs(self) -> int:
+        return max(1, len(self.labels))
+
     def check_record(self, record: Record) -> None:
         for field in self.cfg.text_fields:
             if not isinstance(record.get(field), str):
                 raise self.fail(record, f"field '{field}' missing or not a string")
         if self.cfg.label_field not in record:
             raise self.fail(record, f"field '{self.cfg.label_field}' missing")
-        self.target(record)
-
-    def target(self, record: Record) -> Any:
-        raise NotImplementedError
+        self.gold(record)
 
     def texts(self, records: list[Record]) -> list[str]:
         return [r[f] for r in records for f in self.cfg.text_fields]
@@ -57,7 +56,7 @@ class SequenceTask(TaskType):
     def features(self, records: list[Record], encoded: dict[str, list]) -> list[Feature]:
         feats = []
         for i, record in enumerate(records):
-            feat: Feature = {"index": i, "target": self.target(record)}
+            feat: Feature = {"index": i, "record": i, "target": self.gold(record)}
             for key, values in encoded.items():
                 feat[key] = values[i]
             feats.append(feat)
@@ -65,12 +64,9 @@ class SequenceTask(TaskType):
 
     def collate(self, batch: list[Feature], pad_id: int) -> dict[str, torch.Tensor]:
         ids = pad([f["input_ids"] for f in batch], pad_id)
-        mask = torch.zeros_like(ids)
-        for row, feat in enumerate(batch):
-            mask[row, : len(feat["input_ids"])] = 1
         out = {
             "input_ids": ids,
-            "attention_mask": mask,
+            "attention_mask": attention_mask(batch, ids.shape[1]),
             "index": torch.tensor([f["index"] for f in batch]),
             "target": torch.tensor([f["target"] for f in batch]),
         }
@@ -79,29 +75,85 @@ class SequenceTask(TaskType):
         return out
 
     def build_head(self, hidden: int, dropout: float, own_pooler: bool, init_std: float) -> nn.Module:
-        head = SequenceHead(hidden, self.n_outputs, dropout, own_pooler)
+        head = SequenceHead(hidden, self.n_outputs(), dropout, own_pooler)
         init_linear(head, init_std)
         return head
 
 
 class PairRegression(SequenceTask):
-    """Sentence-pair similarity scored as a real number (BIOSSES): MSE loss, Pearson metric."""
+    """Sentence-pair similarity scored as a real number (BIOSSES): MSE loss, Pearson."""
 
-    def target(self, record: Record) -> float:
-        value = record[self.cfg.label_field]
+    def n_outputs(self) -> int:
+        return 1
+
+    def gold(self, record: Record) -> float:
+        value = record.get(self.cfg.label_field)
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise self.fail(record, f"label {value!r} is not a number")
         try:
             return float(value)
-        except (TypeError, ValueError):
+        except ValueError:
             raise self.fail(record, f"label {value!r} is not a number") from None
 
     def loss(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         return nn.functional.mse_loss(logits.squeeze(-1).float(), batch["target"].float())
 
-    def predict(self, logits: torch.Tensor) -> torch.Tensor:
-        return logits.squeeze(-1).float()
+    def decode(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> list[Any]:
+        return logits.squeeze(-1).float().tolist()
 
-    def metric(self) -> torchmetrics.Metric:
-        return torchmetrics.PearsonCorrCoef()
+    def metric_inputs(self, predictions: list[Any], golds: list[Any]) -> tuple[Any, Any]:
+        return torch.tensor(predictions, dtype=torch.float32), torch.tensor(golds, dtype=torch.float32)
 
-    def prediction_row(self, record: Record, prediction: Any) -> dict[str, Any]:
-        return {"id": record.get("id"), "label": self.target(record), "prediction": float(prediction)}
+    def from_json(self, value: Any, record: Record) -> Any:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"prediction {value!r} is not a number")
+        return float(value)
+
+
+class Classification(SequenceTask):
+    """One label per text or pair (ChemProt, DDI, GAD, PubMedQA, BioASQ): cross-entropy."""
+
+    def gold(self, record: Record) -> int:
+        return self.label_id(record, record.get(self.cfg.label_field))
+
+    def loss(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return nn.functional.cross_entropy(logits.float(), batch["target"])
+
+    def decode(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> list[Any]:
+        return logits.argmax(-1).tolist()
+
+    def to_json(self, prediction: Any) -> Any:
+        return self.labels[prediction]
+
+    def from_json(self, value: Any, record: Record) -> Any:
+        if str(value) not in self.label_index:
+            raise ValueError(f"unknown label {value!r}; allowed: {', '.join(self.labels)}")
+        return self.label_index[str(value)]
+
+
+class MultiLabel(SequenceTask):
+    """Any subset of the labels per text (HoC): sigmoid + threshold, binary cross-entropy."""
+
+    def gold(self, record: Record) -> list[int]:
+        value = record.get(self.cfg.label_field)
+        if not isinstance(value, list) or len(value) != len(self.labels) or any(v not in (0, 1) for v in value):
+            raise self.fail(record, f"label must be a list of {len(self.labels)} values 0/1, got {value!r}")
+        return [int(v) for v in value]
+
+    def loss(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return nn.functional.binary_cross_entropy_with_logits(logits.float(), batch["target"].float())
+
+    def decode(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> list[Any]:
+        return (torch.sigmoid(logits.float()) >= self.cfg.threshold).long().tolist()
+
+    def to_json(self, prediction: Any) -> Any:
+        return [label for label, on in zip(self.labels, prediction, strict=True) if on]
+
+    def from_json(self, value: Any, record: Record) -> Any:
+        if not isinstance(value, list):
+            raise ValueError(f"prediction {value!r} is not a list of labels")
+        unknown = [v for v in value if str(v) not in self.label_index]
+        if unknown:
+            raise ValueError(f"unknown labels {unknown}; allowed: {', '.join(self.labels)}")
+        chosen = {self.label_index[str(v)] for v in value}
+        return [int(i in chosen) for i in range(len(self.labels))]

@@ -1,0 +1,169 @@
+"""All BLURB tasks: real data loads with the README's sizes, token windows, CoNLL files, the
+evaluator, and a short real-CLI run for one task of every type."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+
+from blurb_lab.cli import CONFIG_DIR
+from blurb_lab.config.schema import ModelConfig
+from blurb_lab.data.readers import read_conll, read_local_splits
+from blurb_lab.errors import DataError
+from blurb_lab.models.loading import load_tokenizer
+from blurb_lab.tasks import get_task_type
+from tests.conftest import SHARED_BLURB, make_task_fixtures, run_cli
+
+README_SIZES = {
+    "bc5chem": (4560, 4581, 4797),
+    "bc5disease": (4560, 4581, 4797),
+    "ncbi_disease": (5424, 923, 940),
+    "jnlpba": (None, 1739, 3856),
+    "ebm_pico": (None, 7049, 2064),
+    "chemprot": (16521, 10361, 14396),
+    "gad": (4261, 535, 534),
+    "biosses": (64, 16, 20),
+    "hoc": (1295, 186, 371),
+    "pubmedqa": (450, 50, 500),
+    "bioasq": (670, 75, 140),
+}
+ALL_TASKS = sorted([*README_SIZES, "bc2gm", "ddi"])
+
+
+def task_cfg(name: str, *overrides: str):
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        return compose(config_name="config", overrides=[f"task={name}", *overrides])
+
+
+def test_all_13_tasks_have_configs():
+    assert sorted(p.stem for p in Path(CONFIG_DIR, "task").glob("*.yaml")) == ALL_TASKS
+
+
+@pytest.mark.parametrize("task", sorted(README_SIZES))
+def test_real_task_loads_with_readme_sizes_and_valid_records(task: str):
+    if not (SHARED_BLURB / task).is_dir():
+        pytest.skip(f"no {SHARED_BLURB / task}")
+    cfg = task_cfg(task)
+    task_type = get_task_type(cfg.task)
+    present = tuple(s for s, n in zip(("train", "dev", "test"), README_SIZES[task], strict=True) if n)
+    splits = read_local_splits(str(SHARED_BLURB), task, splits=present)
+    expected = {s: n for s, n in zip(("train", "dev", "test"), README_SIZES[task], strict=True) if n}
+    assert {s: len(r) for s, r in splits.items()} == expected
+    for records in splits.values():
+        for record in records:
+            task_type.check_record(record)  # every label is in the task's label set
+
+
+@pytest.mark.parametrize("task,missing", [("jnlpba", "jnlpba/train.jsonl"), ("bc2gm", "bc2gm"), ("ddi", "ddi")])
+def test_missing_task_files_name_the_expected_path(task: str, missing: str):
+    with pytest.raises(DataError) as info:
+        read_local_splits(str(SHARED_BLURB), task)
+    assert missing in str(info.value) and "\n" not in str(info.value)
+
+
+def test_long_sentence_is_windowed_and_every_word_predicted(tmp_path: Path):
+    cfg = task_cfg("ncbi_disease", "task.max_len=16")
+    task_type = get_task_type(cfg.task)
+    words = [f"word{'abcdefg'[i % 7]}" for i in range(40)]  # 5 sub-words each
+    record = {"id": "s0", "tokens": words, "ner_tags": ["B", "I", "O", "O"] * 10}
+    tokenizer = load_tokenizer(ModelConfig(source="random"), [" ".join("abcdefghijklmnopqrstuvwxyz")])
+    encoded = task_type.encode([record], tokenizer, 16)
+    assert len(encoded["input_ids"]) >= 14 and all(len(ids) <= 16 for ids in encoded["input_ids"])
+    features = task_type.features([record], encoded)
+    batch = task_type.collate(features, tokenizer.pad_token_id)
+    assert int(batch["word_mask"].sum()) == 40
+    # a model that predicts the gold tag at each first sub-word scores perfectly
+    logits = torch.zeros(*batch["input_ids"].shape, 3)
+    logits.scatter_(2, batch["target"].clamp(min=0).unsqueeze(-1), 1.0)
+    decoded = dict(zip(batch["index"].tolist(), task_type.decode(logits, batch), strict=True))
+    (prediction,) = task_type.assemble(decoded, features, 1)
+    assert prediction == task_type.gold(record)
+    assert task_type.to_json(prediction) == record["ner_tags"]
+
+
+def test_conll_reader(tmp_path: Path):
+    path = tmp_path / "devel.tsv"
+    path.write_text("-DOCSTART-\tO\n\nIL-2\tB\ngene\tI\n\nexpression\tO\n", encoding="utf-8")
+    records = read_conll(path)
+    assert [r["tokens"] for r in records] == [["IL-2", "gene"], ["expression"]]
+    assert [r["ner_tags"] for r in records] == [["B", "I"], ["O"]]
+    path.write_text("IL-2\tB\ngene I\n", encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        read_conll(path)
+    assert info.value.line == 2
+    path.write_text("IL-2\tB\n", encoding="utf-8")
+    splits = read_local_splits(str(tmp_path.parent), tmp_path.name, fmt="conll", splits=("dev",))
+    assert len(splits["dev"]) == 1
+
+
+def test_entity_markers_become_single_tokens(tmp_path: Path):
+    from blurb_lab.models.loading import add_entity_markers
+
+    tokenizer = load_tokenizer(ModelConfig(source="random"), ["the gene and the disease"])
+    added = add_entity_markers(tokenizer, ["@GENE$", "@DISEASE$"])
+    assert added == ["@GENE$", "@DISEASE$"]
+    assert tokenizer.tokenize("the @GENE$ and @DISEASE$") == ["the", "@GENE$", "and", "@DISEASE$"]
+
+
+TYPES = ["ncbi_disease", "ebm_pico", "gad", "bioasq", "hoc", "biosses"]
+
+
+@pytest.fixture(scope="module")
+def typed_sweep(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    work = tmp_path_factory.mktemp("types")
+    data = make_task_fixtures(work / "data")
+    proc = run_cli("model=tiny_bert", "trainer.max_epochs=1", "trainer.enable_progress_bar=false",
+                   f"data.root={data}", "task.max_len=32", "-m", f"task={','.join(TYPES)}", cwd=work)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (sweep,) = [p.parent for p in (work / "multirun_outputs").glob("*/*/multirun.yaml")]
+    return work, data, sweep
+
+
+def test_one_task_of_every_type_runs_and_the_evaluator_agrees(typed_sweep):
+    work, data, sweep = typed_sweep
+    results = {
+        json.loads(p.read_text())["task"]: (p.parent, json.loads(p.read_text())) for p in sweep.glob("*/results.json")
+    }
+    assert sorted(results) == sorted(TYPES)
+    for task, (job, result) in results.items():
+        assert result["metric"] == task_cfg(task).task.metric
+        proc = run_cli_module("blurb_lab.evaluate", f"task={task}", f"predictions={job / 'predictions_test.jsonl'}",
+                              f"data.root={data}", f"out={job / 'eval.json'}", cwd=work)  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        score = json.loads((job / "eval.json").read_text())["score"]
+        assert score == pytest.approx(result["test_score"], abs=1e-6), task
+    first = json.loads((results["ncbi_disease"][0] / "predictions_test.jsonl").read_text().splitlines()[0])
+    assert set(first) == {"id", "prediction"} and all(t in ("B", "I", "O") for t in first["prediction"])
+    assert results["gad"][1]["added_special_tokens"] == ["@GENE$", "@DISEASE$"]
+
+
+def run_cli_module(module: str, *args: str, cwd: Path):
+    import os
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONWARNINGS": "ignore"}, timeout=300)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "mutate,needle",
+    [
+        (lambda rows: rows[:-1], "5 predictions but the gold test split has 6"),
+        (lambda rows: [{**rows[0], "prediction": "maybe"}, *rows[1:]], "unknown label 'maybe'"),
+        (lambda rows: [{**rows[0], "id": "other"}, *rows[1:]], "does not match gold id"),
+    ],
+)
+def test_evaluator_rejects_bad_predictions_with_one_line(typed_sweep, mutate, needle):
+    work, data, sweep = typed_sweep
+    job = next(p.parent for p in sweep.glob("*/results.json") if json.loads(p.read_text())["task"] == "bioasq")
+    rows = [json.loads(x) for x in (job / "predictions_test.jsonl").read_text().splitlines()]
+    bad = work / "bad.jsonl"
+    bad.write_text("".join(json.dumps(r) + "\n" for r in mutate(rows)), encoding="utf-8")
+    proc = run_cli_module("blurb_lab.evaluate", "task=bioasq", f"predictions={bad}", f"data.root={data}", cwd=work)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and needle in proc.stderr and str(bad) in proc.stderr
