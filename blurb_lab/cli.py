@@ -1,4 +1,4 @@
-"""Command line: `python -m blurb_lab <overrides>` (a Hydra app) and `blurb-lab`.
+"""Command line: `python -m blurb_lab <overrides>` (a Hydra app), `blurb-lab`, `blurb-lab report <dirs>`.
 
 Before Hydra starts (and before any sweep dir is made) every config the command line can produce
 is composed and value-checked, so a bad key or value ends in one line and exit status 2.
@@ -191,6 +191,11 @@ def main() -> None:
     # `... task=x -m seed=1,2` is how users write a sweep; argparse wants the flag before the
     # overrides, so move it there.
     args = sys.argv[1:]
+    if args[:1] == ["report"]:
+        from blurb_lab.report.command import main as report_main
+
+        report_main(args[1:])
+        return
     flags = [a for a in args if a in ("-m", "--multirun")]
     sys.argv[1:] = flags[:1] + [a for a in args if a not in ("-m", "--multirun")]
     preflight(sys.argv[1:])

@@ -49,7 +49,7 @@ def test_sweep_writes_one_job_dir_per_seed_with_results(sweep):
 
 def test_sweep_summary_has_mean_and_std_over_seeds(sweep):
     _, sweep_dir = sweep
-    rows = json.loads((sweep_dir / "summary.json").read_text())
+    rows = json.loads((sweep_dir / "summary.json").read_text())["configurations"]
     assert len(rows) == 1 and rows[0]["n"] == 2
     scores = [r["test_score"] for r in job_results(sweep_dir).values()]
     assert rows[0]["test"]["mean"] == pytest.approx(sum(scores) / 2)
@@ -104,7 +104,7 @@ def test_minilm_two_seeds_on_real_biosses(tmp_path: Path):
     (sweep_dir,) = [p.parent for p in (tmp_path / "multirun_outputs").glob("*/*/summary.json")]
     results = job_results(sweep_dir)
     assert len(results) == 2 and all(math.isfinite(r["test_score"]) for r in results.values())
-    assert json.loads((sweep_dir / "summary.json").read_text())[0]["test"]["std"] is not None
+    assert json.loads((sweep_dir / "summary.json").read_text())["configurations"][0]["test"]["std"] is not None
 
 
 @pytest.mark.slow

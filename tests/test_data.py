@@ -111,3 +111,25 @@ def test_tokenisation_is_cached_and_batches_are_dynamically_padded(data_root: Pa
         longest = int(batch["attention_mask"].sum(1).max())
         assert batch["input_ids"].shape[1] == longest  # padded to the batch, not to max_len
         assert set(batch) >= {"input_ids", "attention_mask", "token_type_ids", "target"}
+
+
+def test_hub_ner_parquet_with_class_label_tags(tmp_path: Path, monkeypatch):
+    """bigbio/blurb stores NER tags as ClassLabel ids in parquet; the reader gives tag names."""
+    import datasets
+
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf"))
+    features = datasets.Features(
+        {
+            "id": datasets.Value("string"),
+            "tokens": datasets.Sequence(datasets.Value("string")),
+            "ner_tags": datasets.Sequence(datasets.ClassLabel(names=["O", "B", "I"])),
+        }
+    )
+    hub = tmp_path / "bigbio_blurb_bc5chem"
+    hub.mkdir()
+    for split in ("train", "validation", "test"):
+        rows = {"id": [f"{split}-0", f"{split}-1"], "tokens": [["Aspirin", "helps"], ["no", "drug"]],
+                "ner_tags": [[1, 0], [0, 0]]}  # fmt: skip
+        datasets.Dataset.from_dict(rows, features=features).to_parquet(str(hub / f"{split}.parquet"))
+    splits = read_hub_splits(str(hub), None, {}, {})
+    assert splits["dev"][0]["ner_tags"] == ["B", "O"] and splits["test"][1]["tokens"] == ["no", "drug"]

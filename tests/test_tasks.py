@@ -167,3 +167,31 @@ def test_evaluator_rejects_bad_predictions_with_one_line(typed_sweep, mutate, ne
     proc = run_cli_module("blurb_lab.evaluate", "task=bioasq", f"predictions={bad}", f"data.root={data}", cwd=work)
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and needle in proc.stderr and str(bad) in proc.stderr
+
+
+def test_sweep_over_all_six_task_types_reports_the_blurb_score(typed_sweep, tmp_path: Path):
+    work, _, sweep = typed_sweep
+    proc = run_cli("report", str(sweep), "--out", str(tmp_path), cwd=work)
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    (score,) = summary["blurb_scores"]
+    tests = {r["task"]: r["test"]["mean"] for r in summary["configurations"]}
+    groups = [tests["ncbi_disease"], tests["ebm_pico"], tests["gad"], tests["biosses"], tests["hoc"], tests["bioasq"]]
+    assert score["blurb_score"] == pytest.approx(sum(groups) / 6) and not score["partial"]
+    assert "BLURB score" in (tmp_path / "summary.md").read_text()
+    assert (tmp_path / "summary.csv").read_text().startswith("config,model,task,strategy,metric,n,n_failed")
+    # the sweep's own summary (written by the multirun callback) has it too
+    assert json.loads((sweep / "summary.json").read_text())["blurb_scores"][0]["blurb_score"] == score["blurb_score"]
+
+
+def test_partial_blurb_score_names_missing_types():
+    from blurb_lab.report.blurb_score import blurb_scores
+
+    def row(task: str, dev: float, test: float) -> dict:
+        return {"model": "m", "task": task, "config": task, "dev": {"mean": dev}, "test": {"mean": test}}
+
+    rows = [row("bc5chem", 0.8, 0.9), row("ncbi_disease", 0.7, 0.7), row("ncbi_disease", 0.6, 0.99), row("gad", 0.5, 0.6)]
+    (score,) = blurb_scores(rows)
+    assert score["blurb_score"] == pytest.approx(((0.9 + 0.7) / 2 + 0.6) / 2)  # best-dev config per task
+    assert score["partial"] and "PICO" in score["missing_task_types"]
+    assert blurb_scores([row("gad", 0.5, 0.6)]) == []  # one task type: no BLURB score

@@ -90,6 +90,33 @@ def to_markdown(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_summary(out_dir: Path, rows: list[dict[str, Any]]) -> None:
-    write_json(out_dir / "summary.json", rows)
-    atomic_write_text(out_dir / "summary.md", "# Per-seed summary\n\n" + to_markdown(rows))
+CSV_COLUMNS = ["config", "model", "task", "strategy", "metric", "n", "n_failed"] + [
+    f"{split}_{stat}" for split in ("dev", "test") for stat in ("mean", "std", "min", "median", "max")
+]
+
+
+def to_csv(rows: list[dict[str, Any]]) -> str:
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for r in rows:
+        stats = [r[split][stat] for split in ("dev", "test") for stat in ("mean", "std", "min", "median", "max")]
+        writer.writerow([r["config"], r["model"], r["task"], r["strategy"], r["metric"], r["n"], r["n_failed"], *stats])
+    return buffer.getvalue()
+
+
+def write_summary(out_dir: Path, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """summary.md / .csv / .json (with the BLURB score when several task types are covered)."""
+    from blurb_lab.report import blurb_score
+
+    scores = blurb_score.blurb_scores(rows)
+    write_json(out_dir / "summary.json", {"configurations": rows, "blurb_scores": scores})
+    atomic_write_text(out_dir / "summary.csv", to_csv(rows))
+    markdown = "# Per-seed summary\n\n" + to_markdown(rows)
+    if scores:
+        markdown += "\n" + blurb_score.to_markdown(scores)
+    atomic_write_text(out_dir / "summary.md", markdown)
+    return scores

@@ -9,6 +9,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from blurb_lab.report import blurb_score
 from blurb_lab.report.aggregate import find_results, summarise, to_markdown, write_summary
 
 log = logging.getLogger(__name__)
@@ -21,6 +22,8 @@ class SummaryCallback(Callback):
         if not rows:
             log.warning("no results.json under %s: nothing to summarise", sweep_dir)
             return
-        write_summary(sweep_dir, rows)
+        scores = write_summary(sweep_dir, rows)
         print(f"\nSummary over seeds ({sweep_dir}/summary.md):\n")
         print(to_markdown(rows))
+        if scores:
+            print(blurb_score.to_markdown(scores))

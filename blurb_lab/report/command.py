@@ -1,0 +1,31 @@
+"""`blurb-lab report <sweep dirs...> [--out DIR]`: merge the results of one or more sweeps."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from blurb_lab.report.aggregate import find_results, summarise, to_markdown, write_summary
+from blurb_lab.report.blurb_score import to_markdown as blurb_markdown
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="blurb-lab report", description=__doc__)
+    parser.add_argument("dirs", nargs="+", type=Path, help="sweep or job dirs holding results.json files")
+    parser.add_argument("--out", type=Path, help="where summary.* go (default: the first dir)")
+    args = parser.parse_args(argv)
+    missing = [str(d) for d in args.dirs if not d.is_dir()]
+    if missing:
+        print(f"blurb-lab report: not a directory: {', '.join(missing)}", file=sys.stderr)
+        sys.exit(2)
+    rows = summarise(find_results(args.dirs))
+    if not rows:
+        print(f"blurb-lab report: no results.json under {', '.join(map(str, args.dirs))}", file=sys.stderr)
+        sys.exit(2)
+    out = args.out or args.dirs[0]
+    scores = write_summary(out, rows)
+    print(to_markdown(rows))
+    if scores:
+        print(blurb_markdown(scores))
+    print(f"written: {out / 'summary.md'}, summary.csv, summary.json")
