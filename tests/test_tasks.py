@@ -190,7 +190,12 @@ def test_partial_blurb_score_names_missing_types():
     def row(task: str, dev: float, test: float) -> dict:
         return {"model": "m", "task": task, "config": task, "dev": {"mean": dev}, "test": {"mean": test}}
 
-    rows = [row("bc5chem", 0.8, 0.9), row("ncbi_disease", 0.7, 0.7), row("ncbi_disease", 0.6, 0.99), row("gad", 0.5, 0.6)]
+    rows = [
+        row("bc5chem", 0.8, 0.9),
+        row("ncbi_disease", 0.7, 0.7),
+        row("ncbi_disease", 0.6, 0.99),
+        row("gad", 0.5, 0.6),
+    ]
     (score,) = blurb_scores(rows)
     assert score["blurb_score"] == pytest.approx(((0.9 + 0.7) / 2 + 0.6) / 2)  # best-dev config per task
     assert score["partial"] and "PICO" in score["missing_task_types"]
