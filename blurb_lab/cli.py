@@ -16,6 +16,7 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig
 
+from blurb_lab import tracking
 from blurb_lab.config.resolvers import PROJECT_ROOT, register_resolvers
 from blurb_lab.config.schema import register_configs
 from blurb_lab.errors import BlurbLabError
@@ -140,8 +141,10 @@ def hydra_main(cfg: DictConfig) -> dict[str, Any] | None:
     hydra_cfg = HydraConfig.get()
     output_dir = Path(hydra_cfg.runtime.output_dir)
     overrides = list(hydra_cfg.overrides.task)
+    exit_code = 1
     try:
         results = run_job(cfg, output_dir, overrides)
+        exit_code = 0 if results.get("status") in ("ok", "inspected") else 1
     except BlurbLabError as exc:
         if os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
@@ -153,6 +156,8 @@ def hydra_main(cfg: DictConfig) -> dict[str, Any] | None:
         if hydra_cfg.mode is not None and hydra_cfg.mode.name == "MULTIRUN":
             return None
         raise
+    finally:
+        tracking.finish(exit_code)
     if results.get("status") != "inspected":
         write_results(output_dir, results)
         log.info(

@@ -11,6 +11,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from blurb_lab import tracking
 from blurb_lab.config.validate import validate
 from blurb_lab.data.cache import fingerprint
 from blurb_lab.data.readers import SPLITS, read_hub_splits, read_local_splits
@@ -19,7 +20,15 @@ from blurb_lab.results import RESULTS_FILE, versions, write_json, write_jsonl
 
 log = logging.getLogger(__name__)
 # Keys that name where things go, not what is computed: left out of a configuration's identity.
-NOT_IDENTITY = ("seed", "paths", "data.cache_dir", "data.num_workers", "trainer.enable_progress_bar")
+NOT_IDENTITY = (
+    "seed",
+    "paths",
+    "logger",
+    "data.root",
+    "data.cache_dir",
+    "data.num_workers",
+    "trainer.enable_progress_bar",
+)
 
 
 def configuration_key(hparams: dict[str, Any]) -> str:
@@ -131,9 +140,13 @@ def run_job(cfg: DictConfig, output_dir: Path, overrides: list[str]) -> dict[str
     monitor = f"dev/{cfg.task.metric}"
     best = BestWeights(monitor)
     callbacks: list[pl.Callback] = [best, pl.callbacks.LearningRateMonitor(logging_interval="step")]
+    hparams = OmegaConf.to_container(cfg, resolve=True)
+    key, label = configuration_key(hparams), configuration_label(cfg, overrides)
     loggers: list[Any] = []
     if cfg.logger.csv:
         loggers.append(pl.loggers.CSVLogger(save_dir=str(output_dir), name="csv", version=""))
+    if cfg.logger.wandb:
+        loggers.append(tracking.wandb_logger(cfg, output_dir, label, key, hparams))
     trainer = pl.Trainer(
         accelerator=cfg.trainer.accelerator,
         devices=cfg.trainer.devices,
@@ -166,13 +179,18 @@ def run_job(cfg: DictConfig, output_dir: Path, overrides: list[str]) -> dict[str
         save_file({k: v.contiguous() for k, v in best.state.items()}, str(output_dir / "best.safetensors"))
 
     write_predictions(output_dir / "predictions_test.jsonl", task_type, splits["test"], module.test_predictions)
+    trivial = task_type.trivial_score(splits["train"], splits["dev"])
     if module.diverged_at is not None:
         status = "diverged"
-    elif task_type.is_trivial(best.best_score):
+    elif task_type.is_failed(best.best_score, trivial):
         status = "failed"
     else:
         status = "ok"
-    hparams = OmegaConf.to_container(cfg, resolve=True)
+    if cfg.logger.wandb and trainer.is_global_zero:
+        summary = loggers[-1].experiment.summary
+        summary[f"best_dev/{cfg.task.metric}"] = best.best_score
+        summary[f"test/{cfg.task.metric}"] = test_score
+        summary["status"] = status
     return {
         "status": status,
         "task": cfg.task.name,
@@ -181,6 +199,7 @@ def run_job(cfg: DictConfig, output_dir: Path, overrides: list[str]) -> dict[str
         "strategy_applied": applied,
         "seed": cfg.seed,
         "metric": cfg.task.metric,
+        "trivial_dev_score": trivial,
         "dev_score": best.best_score if math.isfinite(best.best_score) else None,
         "test_score": test_score if math.isfinite(test_score) else None,
         "best_epoch": best.best_epoch,
@@ -190,8 +209,8 @@ def run_job(cfg: DictConfig, output_dir: Path, overrides: list[str]) -> dict[str
         "added_special_tokens": added_tokens,
         "n_trainable_params": plan.n_trainable,
         "n_frozen_params": plan.n_frozen,
-        "config_key": configuration_key(hparams),
-        "config_label": configuration_label(cfg, overrides),
+        "config_key": key,
+        "config_label": label,
         "hparams": hparams,
         "fit_time_s": round(fit_time, 3),
         "wall_time_s": round(time.time() - started, 3),

@@ -114,8 +114,11 @@ class TrainerConfig:
 
 @dataclass
 class LoggerConfig:
-    csv: bool = True
+    csv: bool = False
     wandb: bool = False
+    wandb_project: str = "blurb_lab"
+    wandb_entity: str | None = None
+    wandb_mode: str = "offline"  # offline | online | disabled
 
 
 @dataclass

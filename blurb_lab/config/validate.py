@@ -47,6 +47,7 @@ RULES = [
     _rule("strategy.freeze_lower_layers", lambda v: v >= 0, ">= 0"),
     _rule("strategy.reinit_top_layers", lambda v: v >= 0, ">= 0"),
     _rule("strategy.layer_decay", lambda v: 0 < v <= 1, "in (0, 1]"),
+    _rule("logger.wandb_mode", *_one_of(("offline", "online", "disabled"))),
     _rule("seed", lambda v: 0 <= v < 2**32, "in [0, 2^32)"),
 ]
 

@@ -1,4 +1,5 @@
-"""Hydra callback: at the end of a multirun, summarise every job of the sweep."""
+"""Hydra callback: at the end of a multirun, summarise every job of the sweep, plot the per-seed
+scores and dev curves, and (with logger.wandb) log one aggregate W&B run."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from omegaconf import DictConfig
 
 from blurb_lab.report import blurb_score
 from blurb_lab.report.aggregate import find_results, summarise, to_markdown, write_summary
+from blurb_lab.report.plots import write_plots
 
 log = logging.getLogger(__name__)
 
@@ -18,12 +20,19 @@ log = logging.getLogger(__name__)
 class SummaryCallback(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
-        rows = summarise(find_results([sweep_dir]))
+        results = find_results([sweep_dir])
+        rows = summarise(results)
         if not rows:
             log.warning("no results.json under %s: nothing to summarise", sweep_dir)
             return
         scores = write_summary(sweep_dir, rows)
+        images = write_plots(results, sweep_dir)
         print(f"\nSummary over seeds ({sweep_dir}/summary.md):\n")
         print(to_markdown(rows))
         if scores:
             print(blurb_score.to_markdown(scores))
+        print(f"plots: {', '.join(p.name for p in images)}")
+        if config.logger.wandb:
+            from blurb_lab.tracking import log_aggregate
+
+            log_aggregate(config.logger, sweep_dir, rows, images)

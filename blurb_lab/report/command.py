@@ -8,6 +8,7 @@ from pathlib import Path
 
 from blurb_lab.report.aggregate import find_results, summarise, to_markdown, write_summary
 from blurb_lab.report.blurb_score import to_markdown as blurb_markdown
+from blurb_lab.report.plots import write_plots
 
 
 def main(argv: list[str]) -> None:
@@ -19,13 +20,16 @@ def main(argv: list[str]) -> None:
     if missing:
         print(f"blurb-lab report: not a directory: {', '.join(missing)}", file=sys.stderr)
         sys.exit(2)
-    rows = summarise(find_results(args.dirs))
+    results = find_results(args.dirs)
+    rows = summarise(results)
     if not rows:
         print(f"blurb-lab report: no results.json under {', '.join(map(str, args.dirs))}", file=sys.stderr)
         sys.exit(2)
     out = args.out or args.dirs[0]
+    out.mkdir(parents=True, exist_ok=True)
     scores = write_summary(out, rows)
+    images = write_plots(results, out)
     print(to_markdown(rows))
     if scores:
         print(blurb_markdown(scores))
-    print(f"written: {out / 'summary.md'}, summary.csv, summary.json")
+    print(f"written to {out}: summary.md, summary.csv, summary.json, {', '.join(p.name for p in images)}")

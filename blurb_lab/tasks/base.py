@@ -91,9 +91,24 @@ class TaskType:
         metric.update(*self.metric_inputs(predictions, golds))
         return float(metric.compute())
 
-    def is_trivial(self, score: float | None) -> bool:
-        """True when a dev score is no better than a trivial predictor (a failed run)."""
-        return score is None or not math.isfinite(score) or score <= 0.0
+    def trivial_predictions(self, train: list[Record], dev: list[Record]) -> list[Any] | None:
+        """What a trivial predictor (majority class, all-O, constant) says for each dev record."""
+        return None
+
+    def trivial_score(self, train: list[Record], dev: list[Record]) -> float:
+        """The dev score of the trivial predictor; a run that does no better has failed (Mosbach et al.).
+
+        A constant regressor has no Pearson correlation: its score counts as 0.
+        """
+        predictions = self.trivial_predictions(train, dev)
+        if predictions is None:
+            return 0.0
+        score = self.score(predictions, [self.gold(r) for r in dev])
+        return score if math.isfinite(score) else 0.0
+
+    @staticmethod
+    def is_failed(score: float | None, trivial: float) -> bool:
+        return score is None or not math.isfinite(score) or score <= trivial + 1e-9
 
     # --- predictions files ---------------------------------------------------------------------
     def to_json(self, prediction: Any) -> Any:

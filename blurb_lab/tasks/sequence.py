@@ -122,6 +122,12 @@ class Classification(SequenceTask):
     def decode(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> list[Any]:
         return logits.argmax(-1).tolist()
 
+    def trivial_predictions(self, train: list[Record], dev: list[Record]) -> list[Any] | None:
+        from collections import Counter
+
+        majority = Counter(self.gold(r) for r in train).most_common(1)[0][0]
+        return [majority] * len(dev)
+
     def to_json(self, prediction: Any) -> Any:
         return self.labels[prediction]
 
@@ -145,6 +151,11 @@ class MultiLabel(SequenceTask):
 
     def decode(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> list[Any]:
         return (torch.sigmoid(logits.float()) >= self.cfg.threshold).long().tolist()
+
+    def trivial_predictions(self, train: list[Record], dev: list[Record]) -> list[Any] | None:
+        golds = [self.gold(r) for r in train]
+        majority = [int(2 * sum(column) > len(golds)) for column in zip(*golds, strict=True)]
+        return [majority] * len(dev)
 
     def to_json(self, prediction: Any) -> Any:
         return [label for label, on in zip(self.labels, prediction, strict=True) if on]

@@ -125,6 +125,12 @@ class TokenClassification(TaskType):
 
         return names(predictions), names(golds)
 
+    def trivial_predictions(self, train: list[Record], dev: list[Record]) -> list[Any] | None:
+        from collections import Counter
+
+        majority = Counter(tag for r in train for tag in self.gold(r)).most_common(1)[0][0]  # O
+        return [[majority] * len(r[self.tokens_field]) for r in dev]
+
     def to_json(self, prediction: Any) -> Any:
         return [self.labels[i] for i in prediction]
 

@@ -1,0 +1,112 @@
+"""The report figures: expected files, real non-blank PNGs, byte-identical on a second run."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from matplotlib.image import imread
+
+from blurb_lab.report.plots import config_slug, slugify, wrap_label, write_plots
+
+KEYS = {
+    ("biosses", "full"): "a1b2c3d4e5f60718",
+    ("biosses", "reinit_top"): "0f1e2d3c4b5a6978",
+    ("biosses", "lora"): "77aa88bb99cc00dd",
+    ("bc5chem", "full"): "1234abcd5678ef90",
+    ("bc5chem", "lora"): "deadbeefcafef00d",
+}
+METRICS = {"biosses": "pearson", "bc5chem": "entity_f1"}
+
+
+def fake_results() -> list[dict[str, Any]]:
+    """2 tasks, 3 + 2 configurations, 3 seeds each; one failed run, one null test score, one NaN on a dev curve."""
+    results = []
+    for (task, strategy), key in KEYS.items():
+        base = {"full": 0.80, "reinit_top": 0.84, "lora": 0.70}[strategy]
+        for seed in (1, 2, 3):
+            curve = [base - 0.2 + 0.1 * e + 0.01 * seed for e in range(3)]
+            results.append(
+                {
+                    "status": "ok",
+                    "task": task,
+                    "model": "minilm",
+                    "strategy": strategy,
+                    "seed": seed,
+                    "metric": METRICS[task],
+                    "dev_score": max(curve),
+                    "test_score": base + 0.02 * seed - 0.04,
+                    "dev_curve": curve,
+                    "config_key": key,
+                    "config_label": f"minilm/{task}/{strategy} trainer.max_epochs=3 optim.lr=2e-5 optim.warmup=0.1",
+                }
+            )
+    failed = next(r for r in results if r["config_key"] == KEYS[("biosses", "lora")] and r["seed"] == 2)
+    failed.update(status="diverged", test_score=0.1, dev_curve=[0.3, 0.1])
+    null = next(r for r in results if r["config_key"] == KEYS[("bc5chem", "full")] and r["seed"] == 3)
+    null.update(status="failed", test_score=None, dev_score=None, dev_curve=[])
+    nan = next(r for r in results if r["config_key"] == KEYS[("biosses", "full")] and r["seed"] == 1)
+    nan["dev_curve"] = [0.5, math.nan, 0.7]
+    return results
+
+
+def expected_names(results: list[dict[str, Any]]) -> set[str]:
+    curves = {f"curves_{config_slug(r)}.png" for r in results}
+    return {"scores_biosses.png", "scores_bc5chem.png"} | curves
+
+
+def test_write_plots_files_are_real_pngs_and_deterministic(tmp_path: Path) -> None:
+    results = fake_results()
+    first = write_plots(results, tmp_path / "a")
+    names = expected_names(results)
+    assert len(names) == 2 + len(KEYS)
+    assert {p.name for p in first} == names
+    assert {p.name for p in (tmp_path / "a").iterdir()} == names  # nothing else written
+    for path in first:
+        data = path.read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n"
+        assert len(data) > 5_000
+        image = imread(path)
+        assert image.shape[0] > 200 and image.shape[1] > 300
+        assert float(np.std(image[..., :3])) > 0.01, f"{path.name} looks blank"
+
+    second = write_plots(list(reversed(fake_results())), tmp_path / "b")  # input order must not matter either
+    assert [p.name for p in second] == [p.name for p in first]
+    for a, b in zip(first, second, strict=True):
+        assert a.read_bytes() == b.read_bytes(), f"{a.name} differs between runs"
+
+
+def test_failed_runs_are_red(tmp_path: Path) -> None:
+    """The biosses plot has a hollow red marker (the diverged run); bc5chem's failed run has no score to draw."""
+    paths = {p.name: p for p in write_plots(fake_results(), tmp_path)}
+    red = lambda img: np.any((img[..., 0] > 0.75) & (img[..., 1] < 0.3) & (img[..., 2] < 0.3))
+    assert red(imread(paths["scores_biosses.png"]))
+
+
+def test_empty_results_write_nothing(tmp_path: Path) -> None:
+    assert write_plots([], tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("minilm/biosses/full a=1", "minilm_biosses_full_a_1"), ("../..", "x"), ("ok-name.v2", "ok-name.v2")],
+)
+def test_slugify(text: str, expected: str) -> None:
+    assert slugify(text) == expected
+
+
+def test_config_slug_unique_and_safe() -> None:
+    a = {"config_label": "m/t/s lr=1", "config_key": "abcdef0123456789"}
+    b = {"config_label": "m/t/s lr=1", "config_key": "not a hex key but still unique"}
+    assert config_slug(a) == "m_t_s_lr_1_abcdef01"
+    assert config_slug(b) != config_slug(a) and "/" not in config_slug(b) and " " not in config_slug(b)
+
+
+def test_wrap_label_keeps_text_and_width() -> None:
+    label = "minilm/biosses/reinit_top trainer.max_epochs=3 optim.learning_rate_schedule_is_very_long=yes"
+    wrapped = wrap_label(label, 22)
+    assert all(len(line) <= 22 for line in wrapped.splitlines())
+    assert wrapped.replace("\n", "").replace(" ", "") == label.replace(" ", "")
