@@ -12,7 +12,7 @@ from blurb_lab.cli import CONFIG_DIR, preflight
 from blurb_lab.config.validate import validate
 from blurb_lab.errors import ConfigError
 
-GROUPS = ["model", "task", "strategy", "trainer", "logger", "paths", "hydra"]
+GROUPS = ["model", "task", "strategy", "trainer", "logger", "paths", "hydra", "experiment"]
 
 
 def options(group: str) -> list[str]:
@@ -50,6 +50,22 @@ def test_defaults_follow_blurb_protocol():
     assert cfg.optim.warmup_ratio == 0.1 and cfg.optim.lr == cfg.task.lr
     assert cfg.data.batch_size == cfg.task.batch_size and cfg.trainer.max_epochs == cfg.task.epochs
     assert cfg.seed == 1
+
+
+def test_stability_presets_sweep_four_strategies_over_blurb_seed_counts():
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        biosses = compose(config_name="config", overrides=["experiment=stability_biosses"], return_hydra_config=True)
+        other = compose(config_name="config", overrides=["experiment=stability", "task=gad"], return_hydra_config=True)
+    assert biosses.hydra.mode.name == "MULTIRUN" and biosses.task.name == "biosses"
+    params = biosses.hydra.sweeper.params
+    assert params.strategy == "standard,freeze_lower,layerwise_decay,reinit_top" and params.seed == "range(1,11)"
+    assert other.task.name == "gad" and other.hydra.sweeper.params.seed == "range(1,6)"
+
+
+def test_logger_options_combine():
+    cfg = compose_cfg("logger=[csv,wandb]")
+    assert cfg.logger.csv and cfg.logger.wandb and cfg.logger.wandb_mode == "offline"
+    assert not compose_cfg("logger=wandb").logger.csv
 
 
 def test_command_line_overrides_reach_the_config():
