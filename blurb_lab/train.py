@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ from blurb_lab import tracking
 from blurb_lab.config.validate import validate
 from blurb_lab.data.cache import fingerprint
 from blurb_lab.data.readers import SPLITS, read_hub_splits, read_local_splits
+from blurb_lab.distributed import is_rank_zero
 from blurb_lab.errors import ConfigError
 from blurb_lab.results import RESULTS_FILE, versions, write_json, write_jsonl
 
@@ -58,6 +61,10 @@ def quiet_library_noise() -> None:
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
     warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    # Distributed evaluation gathers predictions by example index (padding repeats dropped), so
+    # Lightning's advice about DistributedSampler and sync_dist does not apply.
+    warnings.filterwarnings("ignore", message=".*Using `DistributedSampler` with the dataloaders.*")
+    warnings.filterwarnings("ignore", message=".*when logging on epoch level in distributed setting.*")
     logging.getLogger("pytorch_lightning.utilities.rank_zero").addFilter(
         lambda record: "litlogger" not in record.getMessage()
     )
@@ -79,18 +86,54 @@ def write_predictions(path: Path, task_type: Any, records: list[dict[str, Any]],
 
 
 def run_job(cfg: DictConfig, output_dir: Path, overrides: list[str]) -> dict[str, Any]:
-    """Train and evaluate one (model, task, strategy, seed); return what results.json holds."""
+    """Train and evaluate one (model, task, strategy, seed); return what results.json holds.
+
+    With several devices on one machine, the ranks are spawned here and each runs `_run_rank`;
+    rank 0 writes results.json, which this process then reads back.
+    """
+    from blurb_lab.distributed import spawn_ranks, wants_spawn
+
+    if not wants_spawn(cfg.trainer):
+        return _run(cfg, output_dir, overrides)
+    validate(cfg)  # fail before starting any process
+    resolved = OmegaConf.to_container(cfg, resolve=True)  # ${hydra:...} cannot resolve in the ranks
+    results_path = output_dir / RESULTS_FILE
+    results_path.unlink(missing_ok=True)
+    spawn_ranks(len(cfg.trainer.devices) if not isinstance(cfg.trainer.devices, int) else cfg.trainer.devices,
+                _run_rank, resolved, str(output_dir), overrides)  # fmt: skip
+    return json.loads(results_path.read_text())
+
+
+def _run_rank(resolved: dict[str, Any], output_dir: str, overrides: list[str]) -> None:
+    results = _run(OmegaConf.create(resolved), Path(output_dir), overrides)
+    if is_rank_zero() and results.get("status") != "inspected":
+        write_results(Path(output_dir), results)
+    tracking.finish(0)
+
+
+@dataclass
+class Prepared:
+    """Everything a job trains and evaluates, built from the config (data, tokenizer, model)."""
+
+    task_type: Any
+    splits: dict[str, list[dict[str, Any]]]
+    datamodule: Any
+    module: Any
+    plan: Any
+    strategy_applied: str
+    added_tokens: list[str]
+
+
+def prepare(cfg: DictConfig) -> Prepared:
+    """Read and check the data, tokenise (cached), build the encoder and head, apply the strategy."""
     import pytorch_lightning as pl
 
     from blurb_lab.data.datamodule import BlurbDataModule
     from blurb_lab.models.loading import add_entity_markers, load_encoder, load_tokenizer
-    from blurb_lab.models.module import BestWeights, FineTuner
+    from blurb_lab.models.module import FineTuner
     from blurb_lab.strategies import apply_strategy, resolve_auto
     from blurb_lab.tasks import get_task_type
 
-    started = time.time()
-    quiet_library_noise()
-    validate(cfg)
     task_type = get_task_type(cfg.task)
     splits = load_splits(cfg)
     for records in splits.values():
@@ -117,10 +160,9 @@ def run_job(cfg: DictConfig, output_dir: Path, overrides: list[str]) -> dict[str
     encoder.train()  # from_pretrained returns eval mode, and Lightning keeps each module's mode
     if len(tokenizer) > encoder.get_input_embeddings().num_embeddings:
         encoder.resize_token_embeddings(len(tokenizer))
-    hidden = encoder.config.hidden_size
     init_std = getattr(encoder.config, "initializer_range", 0.02)
     own_pooler = getattr(encoder, "pooler", None) is None
-    head = task_type.build_head(hidden, cfg.model.dropout, own_pooler, init_std)
+    head = task_type.build_head(encoder.config.hidden_size, cfg.model.dropout, own_pooler, init_std)
     applied, knobs = resolve_auto(cfg.strategy, cfg.model, cfg.task)
     strategy = OmegaConf.merge(cfg.strategy, knobs) if knobs else cfg.strategy
     plan = apply_strategy(
@@ -131,25 +173,18 @@ def run_job(cfg: DictConfig, output_dir: Path, overrides: list[str]) -> dict[str
         weight_decay=cfg.optim.weight_decay,
         extra_pooler=head.pooler if own_pooler else None,
     )
-    print(plan.format_table())
-    if cfg.inspect:
-        write_json(output_dir / "param_groups.json", {"strategy_applied": applied, **plan.to_json()})
-        return {"status": "inspected", "strategy_applied": applied}
-
     module = FineTuner(encoder, head, task_type, plan.param_groups, cfg.optim)
-    monitor = f"dev/{cfg.task.metric}"
-    best = BestWeights(monitor)
-    callbacks: list[pl.Callback] = [best, pl.callbacks.LearningRateMonitor(logging_interval="step")]
-    hparams = OmegaConf.to_container(cfg, resolve=True)
-    key, label = configuration_key(hparams), configuration_label(cfg, overrides)
-    loggers: list[Any] = []
-    if cfg.logger.csv:
-        loggers.append(pl.loggers.CSVLogger(save_dir=str(output_dir), name="csv", version=""))
-    if cfg.logger.wandb:
-        loggers.append(tracking.wandb_logger(cfg, output_dir, label, key, hparams))
-    trainer = pl.Trainer(
+    return Prepared(task_type, splits, datamodule, module, plan, applied, added_tokens)
+
+
+def make_trainer(cfg: DictConfig, output_dir: Path, loggers: list[Any], callbacks: list[Any]) -> Any:
+    import pytorch_lightning as pl
+
+    return pl.Trainer(
         accelerator=cfg.trainer.accelerator,
         devices=cfg.trainer.devices,
+        strategy=cfg.trainer.strategy,
+        num_nodes=cfg.trainer.num_nodes,
         precision=cfg.trainer.precision,
         max_epochs=cfg.trainer.max_epochs,
         limit_train_batches=cfg.trainer.limit_train_batches
@@ -158,7 +193,7 @@ def run_job(cfg: DictConfig, output_dir: Path, overrides: list[str]) -> dict[str
         gradient_clip_val=cfg.optim.gradient_clip_val or None,
         deterministic=cfg.trainer.deterministic,
         logger=loggers or False,
-        callbacks=callbacks if loggers else [best],
+        callbacks=callbacks,
         enable_checkpointing=False,
         enable_progress_bar=cfg.trainer.enable_progress_bar,
         enable_model_summary=False,
@@ -166,6 +201,39 @@ def run_job(cfg: DictConfig, output_dir: Path, overrides: list[str]) -> dict[str
         log_every_n_steps=cfg.trainer.log_every_n_steps,
         default_root_dir=str(output_dir),
     )
+
+
+def _run(cfg: DictConfig, output_dir: Path, overrides: list[str]) -> dict[str, Any]:
+    import pytorch_lightning as pl
+
+    from blurb_lab.models.module import BestWeights
+
+    started = time.time()
+    quiet_library_noise()
+    validate(cfg)
+    prepared = prepare(cfg)
+    task_type, splits, module, plan = prepared.task_type, prepared.splits, prepared.module, prepared.plan
+    applied, added_tokens, datamodule = prepared.strategy_applied, prepared.added_tokens, prepared.datamodule
+    if is_rank_zero():
+        print(plan.format_table())
+    if cfg.inspect:
+        if is_rank_zero():
+            write_json(output_dir / "param_groups.json", {"strategy_applied": applied, **plan.to_json()})
+        return {"status": "inspected", "strategy_applied": applied}
+
+    monitor = f"dev/{cfg.task.metric}"
+    best = BestWeights(monitor)
+    hparams = OmegaConf.to_container(cfg, resolve=True)
+    key, label = configuration_key(hparams), configuration_label(cfg, overrides)
+    loggers: list[Any] = []
+    if cfg.logger.csv:
+        loggers.append(pl.loggers.CSVLogger(save_dir=str(output_dir), name="csv", version=""))
+    if cfg.logger.wandb:
+        loggers.append(tracking.wandb_logger(cfg, output_dir, label, key, hparams))
+    callbacks: list[Any] = [best]
+    if loggers:
+        callbacks.append(pl.callbacks.LearningRateMonitor(logging_interval="step"))
+    trainer = make_trainer(cfg, output_dir, loggers, callbacks)
     fit_started = time.time()
     trainer.fit(module, datamodule=datamodule)
     fit_time = time.time() - fit_started
@@ -173,12 +241,13 @@ def run_job(cfg: DictConfig, output_dir: Path, overrides: list[str]) -> dict[str
     best.restore(module)
     test_metrics = trainer.test(module, datamodule=datamodule, verbose=False)[0]
     test_score = float(test_metrics[f"test/{cfg.task.metric}"])
-    if cfg.trainer.save_checkpoint and best.state is not None:
+    if cfg.trainer.save_checkpoint and best.state is not None and trainer.is_global_zero:
         from safetensors.torch import save_file
 
         save_file({k: v.contiguous() for k, v in best.state.items()}, str(output_dir / "best.safetensors"))
 
-    write_predictions(output_dir / "predictions_test.jsonl", task_type, splits["test"], module.test_predictions)
+    if trainer.is_global_zero:
+        write_predictions(output_dir / "predictions_test.jsonl", task_type, splits["test"], module.test_predictions)
     trivial = task_type.trivial_score(splits["train"], splits["dev"])
     if module.diverged_at is not None:
         status = "diverged"

@@ -103,6 +103,8 @@ class DataConfig:
 class TrainerConfig:
     accelerator: str = "cpu"  # cpu | gpu | auto
     devices: Any = 1
+    strategy: str = "auto"  # auto | ddp (one job on several devices)
+    num_nodes: int = 1  # multi-node DDP under SLURM or torchrun
     precision: str = "32-true"
     max_epochs: int = 10
     limit_train_batches: float = 1.0  # fraction (<= 1.0) or number of batches per epoch, for smoke runs

@@ -10,6 +10,8 @@ import pytorch_lightning as pl
 import torch
 from torch import nn
 
+from blurb_lab.distributed import gather_predictions
+
 
 def linear_warmup_decay(total_steps: int, warmup_steps: int):
     """LR multiplier: 0 -> 1 over the warm-up, then linearly back to 0 at the last step."""
@@ -83,7 +85,8 @@ class FineTuner(pl.LightningModule):
         """Score whole records (token tasks join their windows first), with the task's metric."""
         datamodule = self.trainer.datamodule
         records = datamodule.splits[split]
-        predictions = self.task_type.assemble(self._decoded, datamodule.features[split], len(records))
+        decoded = gather_predictions(self._decoded)
+        predictions = self.task_type.assemble(decoded, datamodule.features[split], len(records))
         self._decoded = {}
         golds = [self.task_type.gold(r) for r in records]
         return self.task_type.score(predictions, golds), predictions

@@ -1,0 +1,26 @@
+"""Evaluate one fixed (seeded, untrained) model with Lightning's test loop, in one or two processes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+
+
+def evaluate_fixed(task: str, data_root: str, out: str, devices: int) -> None:
+    from blurb_lab.cli import CONFIG_DIR
+    from blurb_lab.distributed import is_rank_zero
+    from blurb_lab.train import make_trainer, prepare
+
+    overrides = [f"task={task}", "model=tiny_bert", f"data.root={data_root}", "data.eval_batch_size=2",
+                 f"data.cache_dir={Path(out).parent / 'cache'}", "task.max_len=16", "trainer.enable_progress_bar=false",
+                 f"trainer.devices={devices}", f"trainer.strategy={'ddp' if devices > 1 else 'auto'}"]  # fmt: skip
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose(config_name="config", overrides=overrides)
+    prepared = prepare(cfg)
+    trainer = make_trainer(cfg, Path(out).parent, [], [])
+    trainer.test(prepared.module, datamodule=prepared.datamodule, verbose=False)
+    if is_rank_zero():
+        score = float(trainer.callback_metrics[f"test/{cfg.task.metric}"])
+        Path(out).write_text(json.dumps({"score": score, "predictions": prepared.module.test_predictions}))
