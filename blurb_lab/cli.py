@@ -136,14 +136,14 @@ def preflight(argv: list[str]) -> None:
 def hydra_main(cfg: DictConfig) -> dict[str, Any] | None:
     from hydra.core.hydra_config import HydraConfig
 
-    from blurb_lab.train import run_job, write_results
+    from blurb_lab.train import write_results
 
     hydra_cfg = HydraConfig.get()
     output_dir = Path(hydra_cfg.runtime.output_dir)
     overrides = list(hydra_cfg.overrides.task)
     exit_code = 1
     try:
-        results = run_job(cfg, output_dir, overrides)
+        results = _run_in_slot(cfg, output_dir, overrides, hydra_cfg)
         exit_code = 0 if results.get("status") in ("ok", "inspected") else 1
     except BlurbLabError as exc:
         if os.environ.get("HYDRA_FULL_ERROR") == "1":
@@ -166,6 +166,26 @@ def hydra_main(cfg: DictConfig) -> dict[str, Any] | None:
             results["dev_score"], cfg.task.metric, results["test_score"], output_dir,
         )  # fmt: skip
     return results
+
+
+def _run_in_slot(cfg: DictConfig, output_dir: Path, overrides: list[str], hydra_cfg: Any) -> dict[str, Any]:
+    """Run the job; under a parallel launcher, first take a free slot (its GPU, its CPU threads)."""
+    from omegaconf import open_dict
+
+    from blurb_lab.parallel import device_slot, parallel_jobs, set_threads
+    from blurb_lab.train import run_job
+
+    n_parallel = parallel_jobs(hydra_cfg.launcher)
+    if n_parallel <= 1:
+        set_threads(cfg.trainer.num_threads, 1)
+        return run_job(cfg, output_dir, overrides)
+    with device_slot(n_parallel, Path(hydra_cfg.sweep.dir) / ".slots") as slot:
+        threads = set_threads(cfg.trainer.num_threads, n_parallel)
+        if cfg.trainer.accelerator in ("gpu", "cuda"):
+            with open_dict(cfg):
+                cfg.trainer.devices = [slot]
+        log.info("parallel slot %d of %d: %d threads, devices=%s", slot, n_parallel, threads, cfg.trainer.devices)
+        return run_job(cfg, output_dir, overrides)
 
 
 def _crash_record(cfg: DictConfig, exc: Exception, overrides: list[str]) -> dict[str, Any]:

@@ -23,5 +23,8 @@ def default_data_root() -> str:
 
 
 def register_resolvers() -> None:
-    if not OmegaConf.has_resolver("blurb_data_root"):
-        OmegaConf.register_new_resolver("blurb_data_root", default_data_root)
+    from blurb_lab.parallel import gpu_count, ranks
+
+    for name, fn in (("blurb_data_root", default_data_root), ("blurb_gpus", gpu_count), ("blurb_ranks", ranks)):
+        if not OmegaConf.has_resolver(name):
+            OmegaConf.register_new_resolver(name, fn)

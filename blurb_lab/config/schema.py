@@ -105,6 +105,7 @@ class TrainerConfig:
     devices: Any = 1
     strategy: str = "auto"  # auto | ddp (one job on several devices)
     num_nodes: int = 1  # multi-node DDP under SLURM or torchrun
+    num_threads: int = 0  # torch CPU threads per job; 0 = all cores, split between parallel jobs
     precision: str = "32-true"
     max_epochs: int = 10
     limit_train_batches: float = 1.0  # fraction (<= 1.0) or number of batches per epoch, for smoke runs
