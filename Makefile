@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 SEEDS   ?= 1,2,3,4,5
 
-.PHONY: install test test-slow demo stability lint clean
+.PHONY: install test test-slow demo stability bench lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -28,8 +28,8 @@ demo: $(STAMP)
 	$(BIN)/python -m blurb_lab task=biosses model=minilm strategy=reinit_top trainer.max_epochs=10 -m seed=$(SEEDS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check blurb_lab tests
-	$(BIN)/ruff format --check blurb_lab tests
+	$(BIN)/ruff check blurb_lab hydra_plugins tests
+	$(BIN)/ruff format --check blurb_lab hydra_plugins tests
 
 clean:
 	rm -rf .cache .pytest_cache .ruff_cache build dist *.egg-info
@@ -40,3 +40,7 @@ clean:
 # table and the strip plot land in the sweep dir. Extra overrides: make stability ARGS="trainer.max_epochs=5"
 stability: $(STAMP)
 	$(BIN)/python -m blurb_lab experiment=stability_biosses model=minilm trainer.enable_progress_bar=false $(ARGS)
+
+# blurb_lab against a transformers Trainer script on the same work (BENCH_QUICK=1 for a short run).
+bench: $(STAMP)
+	$(BIN)/python -m blurb_lab.bench

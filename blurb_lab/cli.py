@@ -67,13 +67,23 @@ def _variants(overrides: list[str]) -> list[list[str]]:
     base = [o.input_line for o in parsed if not o.is_sweep_override()]
     if not sweeps:
         return [base]
-    firsts = {id(o): f"{o.get_key_element()}={next(iter(o.sweep_string_iterator()))}" for o in sweeps}
+    values = {id(o): _sweep_values(o) for o in sweeps}
     variants = []
     for sweep in sweeps:
-        others = [firsts[id(o)] for o in sweeps if o is not sweep]
-        for value in sweep.sweep_string_iterator():
+        others = [f"{o.get_key_element()}={values[id(o)][0]}" for o in sweeps if o is not sweep]
+        for value in values[id(sweep)]:
             variants.append(base + others + [f"{sweep.get_key_element()}={value}"])
     return variants
+
+
+def _sweep_values(override: Any) -> list[str]:
+    """The values a sweep override can take; an interval (Optuna) is checked at its two ends."""
+    from hydra.core.override_parser.types import IntervalSweep
+
+    value = override.value()
+    if isinstance(value, IntervalSweep):
+        return [repr(value.start), repr(value.end)]
+    return list(override.sweep_string_iterator())
 
 
 def explain_compose_error(exc: Exception) -> str:

@@ -111,6 +111,15 @@ def _run_rank(resolved: dict[str, Any], output_dir: str, overrides: list[str]) -
     tracking.finish(0)
 
 
+def loader_workers(configured: int) -> int:
+    """Data-loader worker processes: collate is cheap, so only machines with cores to spare get any."""
+    if configured >= 0:
+        return configured
+    import os
+
+    return min(4, (os.cpu_count() or 1) // 4)
+
+
 @dataclass
 class Prepared:
     """Everything a job trains and evaluates, built from the config (data, tokenizer, model)."""
@@ -152,7 +161,8 @@ def prepare(cfg: DictConfig) -> Prepared:
         eval_batch_size=cfg.data.eval_batch_size,
         cache_dir=cfg.data.cache_dir,
         seed=cfg.seed,
-        num_workers=cfg.data.num_workers,
+        num_workers=loader_workers(cfg.data.num_workers),
+        group_by_length=cfg.data.group_by_length,
     )
     datamodule.setup()
 
@@ -207,6 +217,7 @@ def _run(cfg: DictConfig, output_dir: Path, overrides: list[str]) -> dict[str, A
     import pytorch_lightning as pl
 
     from blurb_lab.models.module import BestWeights
+    from hydra_plugins.blurb_optuna_sweeper.reporting import pruning_callback
 
     started = time.time()
     quiet_library_noise()
@@ -231,6 +242,9 @@ def _run(cfg: DictConfig, output_dir: Path, overrides: list[str]) -> dict[str, A
     if cfg.logger.wandb:
         loggers.append(tracking.wandb_logger(cfg, output_dir, label, key, hparams))
     callbacks: list[Any] = [best]
+    pruning = pruning_callback(monitor)  # None unless started by the Optuna sweeper with a pruner
+    if pruning is not None:
+        callbacks.append(pruning)
     if loggers:
         callbacks.append(pl.callbacks.LearningRateMonitor(logging_interval="step"))
     trainer = make_trainer(cfg, output_dir, loggers, callbacks)
@@ -239,8 +253,10 @@ def _run(cfg: DictConfig, output_dir: Path, overrides: list[str]) -> dict[str, A
     fit_time = time.time() - fit_started
 
     best.restore(module)
+    test_started = time.time()
     test_metrics = trainer.test(module, datamodule=datamodule, verbose=False)[0]
     test_score = float(test_metrics[f"test/{cfg.task.metric}"])
+    test_time = time.time() - test_started
     if cfg.trainer.save_checkpoint and best.state is not None and trainer.is_global_zero:
         from safetensors.torch import save_file
 
@@ -281,7 +297,10 @@ def _run(cfg: DictConfig, output_dir: Path, overrides: list[str]) -> dict[str, A
         "config_key": key,
         "config_label": label,
         "hparams": hparams,
+        "n_train_examples": len(datamodule.features["train"]),
+        "n_train_tokens": sum(len(f["input_ids"]) for f in datamodule.features["train"]),
         "fit_time_s": round(fit_time, 3),
+        "test_time_s": round(test_time, 3),
         "wall_time_s": round(time.time() - started, 3),
         "versions": versions(),
     }

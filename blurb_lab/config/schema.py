@@ -95,7 +95,8 @@ class DataConfig:
     root: str = "data/blurb"
     batch_size: int = 16
     eval_batch_size: int = 64
-    num_workers: int = 0
+    num_workers: int = -1  # -1: chosen from the core count (0 on small machines)
+    group_by_length: bool = True  # length-grouped training batches (seeded), less padding
     cache_dir: str = ".cache/blurb_lab"
 
 

@@ -29,7 +29,7 @@ RULES = [
     _rule("optim.gradient_clip_val", lambda v: v >= 0, ">= 0 (0 disables clipping)"),
     _rule("data.batch_size", lambda v: v > 0, "> 0"),
     _rule("data.eval_batch_size", lambda v: v > 0, "> 0"),
-    _rule("data.num_workers", lambda v: v >= 0, ">= 0"),
+    _rule("data.num_workers", lambda v: v >= -1, ">= 0, or -1 for automatic"),
     _rule("data.source", *_one_of(("local", "hub"))),
     _rule("trainer.max_epochs", lambda v: v > 0, "> 0"),
     _rule(

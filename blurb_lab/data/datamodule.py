@@ -8,10 +8,11 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, RandomSampler, Sampler
 
 from blurb_lab.data.cache import cached, fingerprint
 from blurb_lab.data.readers import Record
+from blurb_lab.data.sampler import LengthGroupedSampler
 from blurb_lab.models.loading import tokenizer_fingerprint
 from blurb_lab.tasks.base import Feature, TaskType
 
@@ -35,6 +36,7 @@ class BlurbDataModule(pl.LightningDataModule):
         cache_dir: str,
         seed: int,
         num_workers: int = 0,
+        group_by_length: bool = True,
     ) -> None:
         super().__init__()
         self.task_type = task_type
@@ -46,6 +48,7 @@ class BlurbDataModule(pl.LightningDataModule):
         self.cache_dir = cache_dir
         self.seed = seed
         self.num_workers = num_workers
+        self.group_by_length = group_by_length
         self.features: dict[str, list[Feature]] = {}
 
     def setup(self, stage: str | None = None) -> None:
@@ -71,12 +74,16 @@ class BlurbDataModule(pl.LightningDataModule):
 
     def _loader(self, split: str, batch_size: int, shuffle: bool) -> DataLoader:
         pad_id = self.tokenizer.pad_token_id
-        generator = torch.Generator().manual_seed(self.seed) if shuffle else None
+        features = self.features[split]
+        sampler: Sampler[int] | None = None
+        if shuffle and self.group_by_length:
+            sampler = LengthGroupedSampler([len(f["input_ids"]) for f in features], batch_size, self.seed)
+        elif shuffle:
+            sampler = RandomSampler(features, generator=torch.Generator().manual_seed(self.seed))
         return DataLoader(
-            self.features[split],
+            features,
             batch_size=batch_size,
-            shuffle=shuffle,
-            generator=generator,
+            sampler=sampler,
             collate_fn=partial(self.task_type.collate, pad_id=pad_id if pad_id is not None else 0),
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,

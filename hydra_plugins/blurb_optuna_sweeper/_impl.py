@@ -1,0 +1,590 @@
+"""The sweep itself: an Optuna ask/tell loop where one trial = one Hydra job per seed.
+
+Imported only when a sweep starts (Hydra's plugin scan skips `_` modules), so a plain run pays
+nothing for optuna. Decisions that users see:
+
+- A trial is scored by aggregating the seeds' dev metric (`objective`); the seed is never a search
+  dimension: a command-line `seed=1,2,3` replaces `seeds`.
+- A seed whose job raised, returned nothing, diverged or gave a non-finite score makes the trial
+  FAIL; a finite score counts even when the run is no better than a trivial predictor (the score
+  is real). The sweep stops once FAIL trials exceed `max_failure_rate * n_trials`.
+- n_trials counts finished trials (COMPLETE, FAIL, PRUNED) in the study, across restarts. A trial
+  left RUNNING by a process that died (same host, pid gone) is taken over and run again under its
+  own number with the same params: it finishes once, nothing finished is run again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+import socket
+import statistics
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import optuna
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import Override, Transformer
+from hydra.core.plugins import Plugins
+from hydra.core.utils import JobReturn
+from hydra.errors import HydraException
+from hydra.plugins.sweeper import Sweeper
+from hydra.types import HydraContext, TaskFunction
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.trial import FrozenTrial, Trial, TrialState
+
+from hydra_plugins.blurb_optuna_sweeper import reporting
+from hydra_plugins.blurb_optuna_sweeper.config import Direction, Objective
+
+log = logging.getLogger(__name__)
+RESULTS_FILE = "optimization_results.yaml"
+DB_FILE = "optuna.db"
+# An ownerless RUNNING trial older than this was left by a process killed between ask and claim.
+UNCLAIMED_GRACE_S = 60.0
+# Settings a resumed study must share with the run that created it, or its trial values would mix.
+STUDY_KEYS = ("seeds", "objective", "metric")
+
+
+class SweepStopped(HydraException):
+    """Too many failed trials: the sweep stops; optimization_results.yaml is still written."""
+
+
+# --------------------------------------------------------------------------- search space
+
+
+def distribution_from_override(override: Override) -> BaseDistribution:
+    """interval / tag(log|int, interval) / range / choice, as hydra-optuna-sweeper users write them."""
+    value = override.value()
+    key = override.get_key_element()
+    if override.is_choice_sweep():
+        return CategoricalDistribution(list(override.sweep_iterator(transformer=Transformer.encode)))
+    if override.is_range_sweep():
+        values = list(override.sweep_iterator())
+        if not values:
+            raise HydraException(f"blurb_optuna: {override.input_line}: empty range")
+        if value.shuffle:
+            return CategoricalDistribution(values)
+        if all(isinstance(v, int) for v in values):
+            return IntDistribution(values[0], values[-1], step=int(value.step))
+        # range's stop is exclusive (as in Hydra's basic sweeper): the last value is the high end.
+        return FloatDistribution(float(values[0]), float(values[-1]), step=float(value.step))
+    if override.is_interval_sweep():
+        log_scale = "log" in value.tags
+        if "int" in value.tags:
+            return IntDistribution(int(value.start), int(value.end), log=log_scale)
+        return FloatDistribution(float(value.start), float(value.end), log=log_scale)
+    raise HydraException(f"blurb_optuna: {key}: not a search dimension: {override.input_line}")
+
+
+def grid_from_space(space: Mapping[str, BaseDistribution]) -> dict[str, list[Any]]:
+    """GridSampler's search_space from choice/range params (an interval has no grid)."""
+    grid: dict[str, list[Any]] = {}
+    for name, dist in space.items():
+        if isinstance(dist, CategoricalDistribution):
+            grid[name] = list(dist.choices)
+        elif isinstance(dist, IntDistribution) and not dist.log:
+            grid[name] = list(range(dist.low, dist.high + 1, dist.step))
+        elif isinstance(dist, FloatDistribution) and dist.step is not None:
+            n = round((dist.high - dist.low) / dist.step) + 1
+            grid[name] = [dist.low + i * dist.step for i in range(n)]
+        else:
+            raise HydraException(
+                f"blurb_optuna: the grid sampler needs choice(...) or range(...) params; {name} is {dist}"
+            )
+    return grid
+
+
+def format_value(value: Any) -> str:
+    """A parameter value as override text that Hydra parses back to the same value."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    text = str(value)
+    try:
+        if OverridesParser.create().parse_override(f"k={text}").value() == text:
+            return text
+    except Exception:  # noqa: BLE001 - anything unparsable gets quoted
+        pass
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def suggest_all(trial: Trial, space: Mapping[str, BaseDistribution]) -> dict[str, Any]:
+    """Suggest every dimension; a trial that already holds a value (a resumed one) keeps it."""
+    params: dict[str, Any] = {}
+    for name, dist in space.items():
+        if isinstance(dist, CategoricalDistribution):
+            params[name] = trial.suggest_categorical(name, dist.choices)
+        elif isinstance(dist, IntDistribution):
+            params[name] = trial.suggest_int(name, dist.low, dist.high, step=dist.step, log=dist.log)
+        elif isinstance(dist, FloatDistribution):
+            params[name] = trial.suggest_float(name, dist.low, dist.high, step=dist.step, log=dist.log)
+        else:  # pragma: no cover - only the three kinds above are built
+            raise HydraException(f"blurb_optuna: unsupported distribution for {name}: {dist}")
+    return params
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+def seed_outcome(ret: JobReturn, metric: str) -> tuple[float | None, str]:
+    """(score, status) of one job; score None means the seed failed (raised, diverged, non-finite)."""
+    try:
+        value = ret.return_value
+    except Exception as exc:  # noqa: BLE001 - JobReturn re-raises the job's own exception
+        return None, f"raised {type(exc).__name__}: {exc}"
+    if value is None:
+        return None, "crashed"
+    if isinstance(value, Mapping):
+        status = str(value.get("status", "ok"))
+        if status == "diverged":
+            return None, status
+        score = value.get(metric)
+    else:  # a task function that returns the score itself
+        status, score = "ok", value
+    try:
+        score = float(score)
+    except (TypeError, ValueError):
+        return None, f"{status}: no numeric {metric}"
+    if not math.isfinite(score):
+        return None, f"{status}: non-finite {metric}"
+    return score, status
+
+
+def aggregate(scores: Sequence[float], objective: Objective, direction: Direction) -> float:
+    """The trial value from per-seed scores."""
+    mean = statistics.fmean(scores)
+    if objective is Objective.mean:
+        return mean
+    if objective is Objective.median:
+        return float(statistics.median(scores))
+    std = statistics.stdev(scores) if len(scores) > 1 else 0.0
+    return mean - std if direction is Direction.maximize else mean + std
+
+
+# --------------------------------------------------------------------------- trial ownership
+
+
+def _start_time(pid: int) -> str | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def owner_id() -> str:
+    """host:pid:start-time of this process; the start time tells a reused pid apart."""
+    return f"{socket.gethostname()}:{os.getpid()}:{_start_time(os.getpid()) or ''}"
+
+
+def _owner_alive(owner: str) -> bool:
+    host, pid_text, start = owner.rsplit(":", 2)
+    if host != socket.gethostname():
+        return True  # cannot tell from here: another machine's worker may be on it
+    pid = int(pid_text)
+    if Path("/proc").is_dir():
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return False
+        return fields[0] not in ("Z", "X") and (not start or fields[19] == start)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def is_stale(trial: FrozenTrial) -> bool:
+    """A RUNNING trial nobody is running any more: its owner died (or it was never claimed)."""
+    owner = trial.user_attrs.get("owner")
+    if not owner:
+        started = trial.datetime_start.timestamp() if trial.datetime_start else 0.0
+        return time.time() - started > UNCLAIMED_GRACE_S
+    return not _owner_alive(str(owner))
+
+
+# --------------------------------------------------------------------------- the sweeper
+
+
+class BlurbOptunaSweeperImpl(Sweeper):
+    def __init__(
+        self,
+        sampler: Any,
+        pruner: Any,
+        direction: Any,
+        storage: str | None,
+        study_name: str,
+        n_trials: int,
+        n_jobs: int,
+        max_failure_rate: float,
+        params: Mapping[str, str] | None,
+        seeds: Sequence[int],
+        objective: Any,
+        metric: str,
+        seed_key: str,
+    ) -> None:
+        self.sampler_cfg = _plain(sampler)
+        self.pruner_cfg = _plain(pruner)
+        self.direction = Direction(getattr(direction, "value", direction))
+        self.objective = Objective(getattr(objective, "value", objective))
+        self.storage = storage
+        self.study_name = study_name
+        self.n_trials = int(n_trials)
+        self.n_jobs = max(1, int(n_jobs))
+        self.max_failure_rate = float(max_failure_rate)
+        params = _plain(params) or {}
+        if not isinstance(params, Mapping):
+            raise HydraException(f"blurb_optuna: hydra.sweeper.params must map keys to sweeps, got {params!r}")
+        self.params = {str(k): str(v) for k, v in params.items()}
+        self.seeds = [int(s) for s in seeds]
+        self.metric = metric
+        self.seed_key = seed_key
+        self.config: DictConfig | None = None
+        self.launcher: Any = None
+        self.sampler_stopped = False
+
+    def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
+        self.config = config
+        self.hydra_context = hydra_context
+        self.launcher = Plugins.instance().instantiate_launcher(
+            hydra_context=hydra_context, task_function=task_function, config=config
+        )
+        self.sweep_dir = Path(str(config.hydra.sweep.dir))
+
+    # ---- parsing
+
+    def parse(self, arguments: Sequence[str]) -> tuple[list[str], dict[str, BaseDistribution], list[int]]:
+        """Split overrides into fixed ones (passed to every job), search dimensions and seeds."""
+        parser = OverridesParser.create()
+        space: dict[str, BaseDistribution] = {}
+        fixed: dict[str, str] = {}
+        for key, text in self.params.items():
+            override = parser.parse_override(f"{key}={text}")
+            if override.is_sweep_override():
+                space[key] = distribution_from_override(override)
+            else:
+                fixed[key] = override.input_line
+        seeds = list(self.seeds)
+        for override in parser.parse_overrides(list(arguments)):
+            key = override.get_key_element()
+            if key.lstrip("+~") == self.seed_key:
+                values = override.sweep_iterator() if override.is_sweep_override() else [override.value()]
+                seeds = [int(v) for v in values]
+            elif override.is_sweep_override():
+                space[key] = distribution_from_override(override)  # the command line wins over params
+                fixed.pop(key, None)
+            else:
+                fixed[key] = override.input_line
+                space.pop(key, None)  # a value pinned on the command line is no longer searched
+        if not seeds:
+            raise HydraException("blurb_optuna: no seeds; set hydra.sweeper.seeds=[1,2,3]")
+        if len(set(seeds)) != len(seeds):
+            raise HydraException(f"blurb_optuna: repeated seeds {seeds}")
+        return list(fixed.values()), space, seeds
+
+    # ---- study
+
+    def storage_url(self) -> str:
+        return self.storage or f"sqlite:///{(self.sweep_dir / DB_FILE).resolve()}"
+
+    def open_study(self, space: Mapping[str, BaseDistribution], seeds: list[int]) -> optuna.Study:
+        pruner = instantiate(self.pruner_cfg) if self.pruner_cfg else optuna.pruners.NopPruner()
+        study = self._create_study(pruner)
+        sampler_cfg = dict(self.sampler_cfg or {"_target_": "optuna.samplers.TPESampler"})
+        if sampler_cfg.get("_target_", "").endswith("GridSampler") and sampler_cfg.get("search_space") is None:
+            sampler_cfg["search_space"] = grid_from_space(space)
+        n_before = len(study.get_trials(deepcopy=False))
+        if n_before and sampler_cfg.get("seed") is not None:
+            # A resumed sampler with the original seed would replay the first run's random draws
+            # and try the same params again; shift the seed by the trials already there.
+            sampler_cfg["seed"] = int(sampler_cfg["seed"]) + n_before
+        study.sampler = instantiate(sampler_cfg)
+        if study.direction.name.lower() != self.direction.value:
+            raise HydraException(
+                f"blurb_optuna: study '{self.study_name}' in {self._redacted_url()} was created to "
+                f"{study.direction.name.lower()}; this sweep asks to {self.direction.value}"
+            )
+        if self.pruner_cfg and not isinstance(pruner, optuna.pruners.NopPruner):
+            study.set_user_attr(reporting.PRUNER_ATTR, self.pruner_cfg)  # the jobs build the same pruner
+        settings = {"seeds": seeds, "objective": self.objective.value, "metric": self.metric}
+        stored = study.user_attrs.get("blurb_optuna")
+        if stored is None:
+            study.set_user_attr("blurb_optuna", settings)
+        else:
+            for key in STUDY_KEYS:
+                if stored.get(key) != settings[key]:
+                    raise HydraException(
+                        f"blurb_optuna: study '{self.study_name}' in {self._redacted_url()} was created with "
+                        f"{key}={stored.get(key)}; this sweep has {key}={settings[key]}. Resume with the same "
+                        "settings, or start a new study (another hydra.sweep.dir or hydra.sweeper.study_name)."
+                    )
+        return study
+
+    def _create_study(self, pruner: Any, attempts: int = 5) -> optuna.Study:
+        """Create or load the study. Workers that start together on an empty database race to
+        create Optuna's tables; the loser's error is transient, so try again."""
+        import time
+
+        for attempt in range(attempts):
+            try:
+                return optuna.create_study(
+                    storage=self.storage_url(),
+                    study_name=self.study_name,
+                    sampler=optuna.samplers.RandomSampler(),  # placeholder until we know if this resumes
+                    pruner=pruner,
+                    direction=self.direction.value,
+                    load_if_exists=True,
+                )
+            except Exception:
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(0.5 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    def _redacted_url(self) -> str:
+        try:
+            from sqlalchemy.engine import make_url
+
+            return make_url(self.storage_url()).render_as_string(hide_password=True)
+        except Exception:  # noqa: BLE001 - only used in messages
+            return "<storage>"
+
+    # ---- main loop
+
+    def sweep(self, arguments: list[str]) -> dict[str, Any]:
+        assert self.config is not None
+        fixed, space, seeds = self.parse(arguments)
+        self.sweep_dir.mkdir(parents=True, exist_ok=True)
+        OmegaConf.save(self.config, self.sweep_dir / "multirun.yaml")
+        study = self.open_study(space, seeds)
+        pruning = not isinstance(study.pruner, optuna.pruners.NopPruner)
+        me = owner_id()
+        log.info(
+            "blurb_optuna: study '%s' in %s, %d trials x seeds %s, %s of %s; search space: %s",
+            self.study_name, self._redacted_url(), self.n_trials, seeds, self.objective.value, self.metric,
+            {k: str(v) for k, v in space.items()},
+        )  # fmt: skip
+
+        while True:
+            self.check_failures(study)
+            if self.sampler_stopped:
+                log.info("blurb_optuna: the sampler has nothing left to try (grid done); sweep ends")
+                break
+            with budget_lock(self.storage_url(), self.study_name):
+                batch = self._claim_batch(study, me)
+            if not batch:
+                break
+            self.run_batch(study, batch, fixed, space, seeds, pruning)
+
+        return self.write_results(study, seeds)
+
+    def _claim_batch(self, study: optuna.Study, me: str) -> list[Trial]:
+        """The next trials to run within n_trials: stale ones first, then new ones. Runs under a lock
+        so that workers sharing a study never overshoot n_trials between counting and asking."""
+        trials = study.get_trials(deepcopy=False)
+        n_finished = sum(t.state.is_finished() for t in trials)
+        running = [t for t in trials if t.state == TrialState.RUNNING]
+        stale = [t for t in running if is_stale(t)]
+        remaining = self.n_trials - n_finished - (len(running) - len(stale))
+        if remaining <= 0:
+            for frozen in stale:  # more left over than the budget holds (n_trials was lowered)
+                self.tell(study, frozen.number, state=TrialState.FAIL)
+            return []
+        batch: list[Trial] = []
+        for frozen in stale[: min(self.n_jobs, remaining)]:
+            trial = Trial(study, frozen._trial_id)
+            trial.set_user_attr("owner", me)
+            trial.set_user_attr("resumed", True)
+            owner = frozen.user_attrs.get("owner")
+            log.info("blurb_optuna: resuming trial %d, left unfinished by %s", frozen.number, owner)
+            batch.append(trial)
+        while len(batch) < min(self.n_jobs, remaining):
+            trial = study.ask()
+            trial.set_user_attr("owner", me)
+            batch.append(trial)
+        return batch
+
+    def run_batch(
+        self,
+        study: optuna.Study,
+        batch: list[Trial],
+        fixed: list[str],
+        space: Mapping[str, BaseDistribution],
+        seeds: list[int],
+        pruning: bool,
+    ) -> None:
+        """Launch every seed of every trial of the batch, then tell each trial its outcome."""
+        jobs: dict[int, list[list[str]]] = {}
+        for trial in batch:
+            params = suggest_all(trial, space)
+            trial.set_user_attr("seeds", seeds)
+            base = fixed + [f"{name}={format_value(value)}" for name, value in params.items()]
+            jobs[trial.number] = []
+            for index, seed in enumerate(seeds):
+                overrides = base + [f"{self.seed_key}={seed}"]
+                if pruning:
+                    overrides += reporting.job_overrides(self.storage_url(), self.study_name, trial._trial_id, index)
+                jobs[trial.number].append(overrides)
+        returns: dict[int, list[JobReturn]] = {}
+        try:
+            # Jobs are numbered trial * len(seeds) + seed index: a resumed trial writes to its own dirs.
+            for numbers in _contiguous(sorted(jobs)):
+                overrides = [o for n in numbers for o in jobs[n]]
+                rets = list(self.launcher.launch(overrides, initial_job_idx=numbers[0] * len(seeds)))
+                for i, n in enumerate(numbers):
+                    returns[n] = rets[i * len(seeds) : (i + 1) * len(seeds)]
+        except SystemExit as exc:
+            # A job's config error (blurb_lab exits 2): it would fail every trial alike, so stop here.
+            for trial in batch:
+                trial.set_user_attr("fail_reason", f"job exited with status {exc.code}")
+                self.tell(study, trial, state=TrialState.FAIL)
+            raise
+        for trial in batch:
+            self.finish_trial(study, trial, returns[trial.number], seeds)
+
+    def tell(self, study: optuna.Study, trial: Trial | int, value: float | None = None, state: Any = None) -> None:
+        """study.tell, noting when the sampler asks to stop (the grid sampler, once its grid is done)."""
+        try:
+            study.tell(trial, value, state=state, skip_if_finished=True)
+        except RuntimeError as exc:  # Study.stop() outside optimize(); the trial's state is already stored
+            if "Study.stop" not in str(exc):
+                raise
+            self.sampler_stopped = True
+
+    def finish_trial(self, study: optuna.Study, trial: Trial, rets: list[JobReturn], seeds: list[int]) -> None:
+        outcomes = [seed_outcome(ret, self.metric) for ret in rets]
+        scores = [score for score, _ in outcomes]
+        good = [s for s in scores if s is not None]
+        trial.set_user_attr("scores", scores)
+        trial.set_user_attr("seed_scores", {str(seed): score for seed, score in zip(seeds, scores, strict=True)})
+        trial.set_user_attr("statuses", [status for _, status in outcomes])
+        trial.set_user_attr("score_std", statistics.stdev(good) if len(good) > 1 else 0.0 if good else None)
+        trial.set_user_attr("n_failed_runs", len(scores) - len(good))
+        trial.set_user_attr("job_dirs", [_job_dir(ret) for ret in rets])
+        attrs = study._storage.get_trial(trial._trial_id).user_attrs
+        if reporting.PRUNED_ATTR in attrs:
+            log.info("blurb_optuna: trial %d pruned at step %s", trial.number, attrs[reporting.PRUNED_ATTR])
+            self.tell(study, trial, state=TrialState.PRUNED)
+        elif len(good) < len(scores):
+            pairs = zip(seeds, outcomes, strict=True)
+            reasons = [f"seed {seed}: {status}" for seed, (score, status) in pairs if score is None]
+            trial.set_user_attr("fail_reason", "; ".join(reasons))
+            log.warning("blurb_optuna: trial %d FAIL (%s); the sweep goes on", trial.number, "; ".join(reasons))
+            self.tell(study, trial, state=TrialState.FAIL)
+        else:
+            value = aggregate(good, self.objective, self.direction)
+            name = self.objective.value
+            log.info("blurb_optuna: trial %d %s=%.6g over seeds %s: %s", trial.number, name, value, seeds, good)
+            self.tell(study, trial, value)
+
+    def check_failures(self, study: optuna.Study) -> None:
+        failed = [t for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))]
+        if len(failed) > self.max_failure_rate * self.n_trials:
+            seeds = study.user_attrs.get("blurb_optuna", {}).get("seeds", self.seeds)
+            self.write_results(study, seeds)
+            last = failed[-1].user_attrs.get("fail_reason", "see the job logs")
+            raise SweepStopped(
+                f"blurb_optuna: {len(failed)} of {self.n_trials} trials failed, more than "
+                f"max_failure_rate={self.max_failure_rate}; sweep stopped (last failure, trial {failed[-1].number}: "
+                f"{last}). Study: {self._redacted_url()} '{self.study_name}'; raise hydra.sweeper.max_failure_rate "
+                "to go on."
+            )
+
+    def write_results(self, study: optuna.Study, seeds: list[int]) -> dict[str, Any]:
+        """optimization_results.yaml in the sweep dir: best params, value and per-seed scores."""
+        trials = study.get_trials(deepcopy=False)
+        counts = {state.name: sum(t.state == state for t in trials) for state in TrialState}
+        results: dict[str, Any] = {
+            "name": "blurb_optuna",
+            "study_name": self.study_name,
+            "storage": self._redacted_url(),
+            "direction": self.direction.value,
+            "objective": self.objective.value,
+            "metric": self.metric,
+            "seeds": seeds,
+            "n_trials": {k: v for k, v in counts.items() if v},
+            "best_trial": None,
+            "best_params": None,
+            "best_value": None,
+            "best_scores": None,
+            "best_score_std": None,
+        }
+        if counts["COMPLETE"]:
+            best = study.best_trial
+            results.update(
+                best_trial=best.number,
+                best_params=dict(best.params),
+                best_value=best.value,
+                best_scores=best.user_attrs.get("seed_scores"),
+                best_score_std=best.user_attrs.get("score_std"),
+            )
+            log.info("blurb_optuna: best trial %d value %.6g params %s", best.number, best.value, best.params)
+        else:
+            log.warning("blurb_optuna: no trial completed")
+        OmegaConf.save(OmegaConf.create(results), self.sweep_dir / RESULTS_FILE)
+        return results
+
+
+@contextlib.contextmanager
+def budget_lock(storage_url: str, study_name: str) -> Iterator[None]:
+    """Serialise "count the trials, then ask" across workers of one study: a PostgreSQL advisory
+    lock, or a lock file beside a SQLite database. Other back ends run unlocked."""
+    if storage_url.startswith("postgresql"):
+        import zlib
+
+        import sqlalchemy
+
+        engine = sqlalchemy.create_engine(storage_url, poolclass=sqlalchemy.pool.NullPool)
+        key = zlib.crc32(f"blurb_optuna:{study_name}".encode())
+        with engine.connect() as connection:
+            connection.execute(sqlalchemy.text("SELECT pg_advisory_lock(:k)"), {"k": key})
+            try:
+                yield
+            finally:
+                connection.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+        engine.dispose()
+    elif storage_url.startswith("sqlite:///"):
+        import fcntl
+
+        lock_path = Path(storage_url[len("sqlite:///") :] + ".lock")
+        with open(lock_path, "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+    else:
+        yield
+
+
+def _plain(node: Any) -> Any:
+    return OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else node
+
+
+def _job_dir(ret: JobReturn) -> str | None:
+    try:
+        return str(ret.hydra_cfg.hydra.runtime.output_dir)  # type: ignore[union-attr]
+    except Exception:  # noqa: BLE001 - a launcher may not carry the hydra config back
+        return None
+
+
+def _contiguous(numbers: Iterable[int]) -> list[list[int]]:
+    """Runs of consecutive trial numbers, so each run's jobs can be numbered by one initial index."""
+    runs: list[list[int]] = []
+    for n in numbers:
+        if runs and runs[-1][-1] + 1 == n:
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    return runs
