@@ -64,16 +64,28 @@ def load_tokenizer(cfg: Any, train_texts: list[str]) -> Any:
         raise ModelError(f"model.path: cannot load tokenizer '{cfg.path}': {exc}".splitlines()[0]) from None
 
 
+_PRETRAINED: dict[str, Any] = {}  # one pristine copy per model folder and process
+
+
 def load_encoder(cfg: Any, vocab_size: int) -> Any:
-    """The pretrained encoder (AutoModel), or a random-init one of the configured shape."""
+    """The pretrained encoder (AutoModel), or a random-init one of the configured shape.
+
+    Pretrained weights are read from disk once per process; every job of a sweep that shares the
+    process gets its own deep copy (strategies re-initialise and freeze in place).
+    """
+    import copy
+
     from transformers import AutoModel
 
     if cfg.source == "random":
         return AutoModel.from_config(_random_config(cfg, vocab_size))
-    try:
-        return AutoModel.from_pretrained(model_location(cfg))
-    except OSError as exc:
-        raise ModelError(f"model.path: cannot load model '{cfg.path}': {exc}".splitlines()[0]) from None
+    location = model_location(cfg)
+    if location not in _PRETRAINED:
+        try:
+            _PRETRAINED[location] = AutoModel.from_pretrained(location)
+        except OSError as exc:
+            raise ModelError(f"model.path: cannot load model '{cfg.path}': {exc}".splitlines()[0]) from None
+    return copy.deepcopy(_PRETRAINED[location])
 
 
 def _random_config(cfg: Any, vocab_size: int) -> Any:
