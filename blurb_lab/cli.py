@@ -151,6 +151,10 @@ def hydra_main(cfg: DictConfig) -> dict[str, Any] | None:
     hydra_cfg = HydraConfig.get()
     output_dir = Path(hydra_cfg.runtime.output_dir)
     overrides = list(hydra_cfg.overrides.task)
+    previous = _finished_before(cfg, output_dir)
+    if previous is not None:
+        log.info("resume: %s already ok, not run again", output_dir)
+        return previous
     exit_code = 1
     try:
         results = _run_in_slot(cfg, output_dir, overrides, hydra_cfg)
@@ -178,6 +182,22 @@ def hydra_main(cfg: DictConfig) -> dict[str, Any] | None:
     return results
 
 
+def _finished_before(cfg: DictConfig, output_dir: Path) -> dict[str, Any] | None:
+    """With resume=true: the results of this job dir when an earlier run finished it ok."""
+    import json
+
+    from blurb_lab.results import RESULTS_FILE
+
+    path = output_dir / RESULTS_FILE
+    if not cfg.resume or not path.is_file():
+        return None
+    try:
+        results = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    return results if results.get("status") == "ok" else None
+
+
 def _run_in_slot(cfg: DictConfig, output_dir: Path, overrides: list[str], hydra_cfg: Any) -> dict[str, Any]:
     """Run the job; under a parallel launcher, first take a free slot (its GPU, its CPU threads)."""
     from omegaconf import open_dict
@@ -201,10 +221,10 @@ def _run_in_slot(cfg: DictConfig, output_dir: Path, overrides: list[str], hydra_
 def _crash_record(cfg: DictConfig, exc: Exception, overrides: list[str]) -> dict[str, Any]:
     from omegaconf import OmegaConf
 
-    from blurb_lab.results import versions
+    from blurb_lab.results import scrub_secrets, versions
     from blurb_lab.train import configuration_key, configuration_label
 
-    hparams = OmegaConf.to_container(cfg, resolve=True)
+    hparams = scrub_secrets(OmegaConf.to_container(cfg, resolve=True))
     return {
         "status": "failed",
         "error": f"{type(exc).__name__}: {exc}",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import tempfile
 from collections.abc import Iterable
 from importlib import metadata
@@ -28,11 +29,35 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def write_json(path: Path, data: Any) -> None:
-    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+    atomic_write_text(path, json.dumps(scrub_secrets(data), indent=2, sort_keys=False, default=str) + "\n")
 
 
 def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
     atomic_write_text(path, "".join(json.dumps(row, default=str) + "\n" for row in rows))
+
+
+SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET", re.IGNORECASE)
+
+
+def scrub_secrets(value: Any) -> Any:
+    """Replace the value of any environment variable whose name says KEY, TOKEN or SECRET (the W&B
+    API key among them) wherever it shows up, so it never lands in saved configs or results."""
+    secrets = [v for k, v in os.environ.items() if SECRET_NAME.search(k) and len(v) >= 4]
+    if not secrets:
+        return value
+
+    def scrub(node: Any) -> Any:
+        if isinstance(node, str):
+            for secret in secrets:
+                node = node.replace(secret, "***")
+            return node
+        if isinstance(node, dict):
+            return {k: scrub(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [scrub(v) for v in node]
+        return node
+
+    return scrub(value)
 
 
 def versions() -> dict[str, str]:

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
-SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET", re.IGNORECASE)
 
 
 def group_name(label: str, key: str) -> str:
@@ -21,21 +19,32 @@ def group_name(label: str, key: str) -> str:
     return f"{label[:110]} [{key[:8]}]"
 
 
+def start_run(logger_cfg: Any, directory: Path, **init: Any) -> Any:
+    """wandb.init in the configured mode; an online run that cannot reach its server within
+    logger.wandb_init_timeout falls back to offline with one warning, instead of hanging a sweep."""
+    import wandb
+
+    os.environ.setdefault("WANDB_SILENT", "true")
+    common = dict(project=logger_cfg.wandb_project, entity=logger_cfg.wandb_entity, dir=str(directory), **init)
+    if logger_cfg.wandb_mode == "online":
+        try:
+            return wandb.init(
+                mode="online", settings=wandb.Settings(init_timeout=logger_cfg.wandb_init_timeout), **common
+            )
+        except Exception as exc:  # no network, no API key, server down: keep the results, log offline
+            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            log.warning("W&B online unavailable (%s); logging offline to %s (upload later with wandb sync)",
+                        message[:200], directory / "wandb")  # fmt: skip
+            finish(1)
+    return wandb.init(mode="disabled" if logger_cfg.wandb_mode == "disabled" else "offline", **common)
+
+
 def wandb_logger(cfg: Any, output_dir: Path, label: str, key: str, hparams: dict[str, Any]) -> Any:
     from pytorch_lightning.loggers import WandbLogger
 
-    os.environ.setdefault("WANDB_SILENT", "true")
-    return WandbLogger(
-        project=cfg.logger.wandb_project,
-        entity=cfg.logger.wandb_entity,
-        name=f"seed {cfg.seed}",
-        group=group_name(label, key),
-        job_type="train",
-        save_dir=str(output_dir),
-        mode=cfg.logger.wandb_mode,
-        config=hparams,
-        log_model=False,
-    )
+    run = start_run(cfg.logger, output_dir, name=f"seed {cfg.seed}", group=group_name(label, key), job_type="train",
+                    config=hparams)  # fmt: skip
+    return WandbLogger(experiment=run, log_model=False)
 
 
 def finish(exit_code: int) -> None:
@@ -54,7 +63,6 @@ def log_aggregate(logger_cfg: Any, sweep_dir: Path, rows: list[dict[str, Any]], 
     """One extra run per sweep (job_type=aggregate): the summary table and the plots."""
     import wandb
 
-    os.environ.setdefault("WANDB_SILENT", "true")
     columns = ["config", "model", "task", "strategy", "metric", "n", "n_failed", "dev_mean", "dev_std",
                "test_mean", "test_std", "test_min", "test_max"]  # fmt: skip
     table = wandb.Table(columns=columns)
@@ -62,15 +70,8 @@ def log_aggregate(logger_cfg: Any, sweep_dir: Path, rows: list[dict[str, Any]], 
         d, t = r["dev"], r["test"]
         table.add_data(r["config"], r["model"], r["task"], r["strategy"], r["metric"], r["n"], r["n_failed"],
                        d["mean"], d["std"], t["mean"], t["std"], t["min"], t["max"])  # fmt: skip
-    run = wandb.init(
-        project=logger_cfg.wandb_project,
-        entity=logger_cfg.wandb_entity,
-        mode=logger_cfg.wandb_mode,
-        dir=str(sweep_dir),
-        job_type="aggregate",
-        name=f"summary {sweep_dir.name}",
-        config={"sweep_dir": str(sweep_dir)},
-    )
+    run = start_run(logger_cfg, sweep_dir, job_type="aggregate", name=f"summary {sweep_dir.name}",
+                    config={"sweep_dir": str(sweep_dir)})  # fmt: skip
     try:
         payload: dict[str, Any] = {"summary": table}
         for image in images:

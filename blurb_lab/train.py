@@ -19,7 +19,7 @@ from blurb_lab.data.cache import fingerprint
 from blurb_lab.data.readers import SPLITS, read_hub_splits, read_local_splits
 from blurb_lab.distributed import is_rank_zero
 from blurb_lab.errors import ConfigError
-from blurb_lab.results import RESULTS_FILE, versions, write_json, write_jsonl
+from blurb_lab.results import RESULTS_FILE, scrub_secrets, versions, write_json, write_jsonl
 
 log = logging.getLogger(__name__)
 # Keys that name where things go, not what is computed: left out of a configuration's identity.
@@ -234,12 +234,12 @@ def _run(cfg: DictConfig, output_dir: Path, overrides: list[str]) -> dict[str, A
 
     monitor = f"dev/{cfg.task.metric}"
     best = BestWeights(monitor)
-    hparams = OmegaConf.to_container(cfg, resolve=True)
+    hparams = scrub_secrets(OmegaConf.to_container(cfg, resolve=True))
     key, label = configuration_key(hparams), configuration_label(cfg, overrides)
     loggers: list[Any] = []
     if cfg.logger.csv:
         loggers.append(pl.loggers.CSVLogger(save_dir=str(output_dir), name="csv", version=""))
-    if cfg.logger.wandb:
+    if cfg.logger.wandb and is_rank_zero():
         loggers.append(tracking.wandb_logger(cfg, output_dir, label, key, hparams))
     callbacks: list[Any] = [best]
     pruning = pruning_callback(monitor)  # None unless started by the Optuna sweeper with a pruner
@@ -271,7 +271,7 @@ def _run(cfg: DictConfig, output_dir: Path, overrides: list[str]) -> dict[str, A
         status = "failed"
     else:
         status = "ok"
-    if cfg.logger.wandb and trainer.is_global_zero:
+    if cfg.logger.wandb and is_rank_zero():
         summary = loggers[-1].experiment.summary
         summary[f"best_dev/{cfg.task.metric}"] = best.best_score
         summary[f"test/{cfg.task.metric}"] = test_score

@@ -84,11 +84,12 @@ def test_command_line_overrides_reach_the_config():
         ("model.dropout=1.0", "model.dropout"),
         ("strategy.reinit_top_layers=7", "strategy.reinit_top_layers"),  # minilm has 6 blocks
         ("strategy.freeze_lower_layers=9", "strategy.freeze_lower_layers"),
+        ("strategy=freeze_lower strategy.reinit_top_layers=4", "strategy.reinit_top_layers"),  # 3 + 4 > 6 blocks
     ],
 )
 def test_value_checks_name_the_key(override: str, key: str):
     with pytest.raises(ConfigError) as info:
-        validate(compose_cfg(override))
+        validate(compose_cfg(*override.split()))
     assert info.value.key == key
     assert "\n" not in str(info.value)
 

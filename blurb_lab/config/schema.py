@@ -123,6 +123,7 @@ class LoggerConfig:
     wandb_project: str = "blurb_lab"
     wandb_entity: str | None = None
     wandb_mode: str = "offline"  # offline | online | disabled
+    wandb_init_timeout: float = 60.0  # seconds before an unreachable W&B server means offline
 
 
 @dataclass
@@ -142,6 +143,7 @@ class Config:
     paths: PathsConfig = field(default_factory=PathsConfig)
     seed: int = 1
     inspect: bool = False
+    resume: bool = False  # in a re-run sweep dir, skip every job whose results.json says ok
 
 
 def register_configs() -> None:

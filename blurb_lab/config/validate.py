@@ -76,6 +76,13 @@ def validate(cfg: Any) -> None:
             f"{cfg.task.max_len} is beyond the model's limit; must be <= {limit} for {cfg.model.name}",
         )
     depth = shape.get("num_hidden_layers")
+    frozen, reinit = cfg.strategy.freeze_lower_layers, cfg.strategy.reinit_top_layers
+    if depth is not None and not cfg.strategy.auto and frozen <= depth and reinit <= depth and frozen + reinit > depth:
+        raise ConfigError(
+            "strategy.reinit_top_layers",
+            f"{reinit} re-initialised top blocks overlap {frozen} frozen lower blocks ({depth} in {cfg.model.name}); "
+            f"allowed: freeze_lower_layers + reinit_top_layers <= {depth}",
+        )
     for key in ("freeze_lower_layers", "reinit_top_layers"):
         k = cfg.strategy[key]
         if depth is not None and k > depth and not cfg.strategy.auto:

@@ -1,0 +1,161 @@
+"""Nothing lost, nothing cryptic: fuzzed readers, resume after SIGKILL, secrets, W&B outages."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from blurb_lab.cli import CONFIG_DIR
+from blurb_lab.data.readers import read_conll, read_jsonl
+from blurb_lab.errors import DataError
+from blurb_lab.tasks import get_task_type
+from tests.conftest import make_biosses_like, run_cli
+
+FUZZ = settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    max_leaves=8,
+)
+
+
+@FUZZ
+@given(content=st.binary(max_size=200))
+def test_jsonl_reader_raises_only_its_own_error(tmp_path_factory, content: bytes):
+    path = tmp_path_factory.mktemp("fuzz") / "train.jsonl"
+    path.write_bytes(content)
+    try:
+        records = read_jsonl(path)
+    except DataError as exc:
+        assert str(path) in str(exc) and "\n" not in str(exc)
+    else:
+        assert records and all(isinstance(r, dict) for r in records)
+
+
+@FUZZ
+@given(content=st.text(alphabet=st.sampled_from("ab\tBIO-\n \r"), max_size=120) | st.binary(max_size=60).map(repr))
+def test_conll_reader_raises_only_its_own_error(tmp_path_factory, content: str):
+    path = tmp_path_factory.mktemp("fuzz") / "dev.tsv"
+    path.write_text(content, encoding="utf-8")
+    try:
+        records = read_conll(path)
+    except DataError as exc:
+        assert str(path) in str(exc)
+    else:
+        assert all(len(r["tokens"]) == len(r["ner_tags"]) for r in records)
+
+
+TASKS = ["biosses", "ncbi_disease", "ebm_pico", "gad", "chemprot", "hoc", "pubmedqa", "bioasq"]
+with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+    TASK_TYPES = {t: get_task_type(compose(config_name="config", overrides=[f"task={t}"]).task) for t in TASKS}
+FIELDS = ["id", "sentence", "sentence1", "sentence2", "label", "tokens", "ner_tags"]
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_every_task_type_rejects_malformed_records_with_its_own_error(task: str):
+    task_type = TASK_TYPES[task]
+
+    @FUZZ
+    @given(record=st.dictionaries(st.sampled_from(FIELDS), JSON_VALUES, max_size=6))
+    def check(record: dict) -> None:
+        record = {**record, "_source": "fuzz.jsonl", "_line": 7}
+        try:
+            task_type.check_record(record)
+        except DataError as exc:
+            assert "fuzz.jsonl:7" in str(exc) and "\n" not in str(exc)
+        else:  # accepted records must be usable end to end
+            task_type.gold(record)
+            task_type.texts([record])
+
+    check()
+
+
+@pytest.mark.parametrize("task", ["ncbi_disease", "gad", "hoc", "biosses"])
+def test_evaluator_parses_predictions_or_says_why(task: str):
+    task_type = TASK_TYPES[task]
+    record = {"id": "x", "tokens": ["a", "b"], "ner_tags": ["B", "O"], "sentence": "s", "label": "1",
+              "sentence1": "a", "sentence2": "b"}  # fmt: skip
+
+    @FUZZ
+    @given(value=JSON_VALUES)
+    def check(value: object) -> None:
+        try:
+            task_type.from_json(value, record)
+        except ValueError as exc:
+            assert "\n" not in str(exc)
+
+    check()
+
+
+def _sweep(tmp_path: Path, data: Path, name: str, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "blurb_lab", "task=biosses", "model=tiny_bert", "trainer.max_epochs=3",
+            "optim.lr=1e-3", "trainer.enable_progress_bar=false", f"data.root={data}", f"hydra.sweep.dir={name}",
+            *extra, "-m", "seed=1,2,3,4"]  # fmt: skip
+
+
+def test_sigkill_then_resume_gives_the_uninterrupted_summary(tmp_path: Path):
+    data = make_biosses_like(tmp_path / "data", (48, 12, 12))
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    full = subprocess.run(_sweep(tmp_path, data, "full"), cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert full.returncode == 0, full.stderr[-2000:]
+    statuses = [json.loads(p.read_text())["status"] for p in (tmp_path / "full").glob("*/results.json")]
+    assert statuses == ["ok"] * 4, statuses  # the fixture is learnable: every seed beats a constant
+
+    proc = subprocess.Popen(_sweep(tmp_path, data, "killed"), cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    deadline = time.time() + 300
+    while len(list((tmp_path / "killed").glob("*/results.json"))) < 2 and time.time() < deadline:
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = {p: p.stat().st_mtime_ns for p in (tmp_path / "killed").glob("*/results.json")}
+    assert 2 <= len(done) < 4 and not (tmp_path / "killed" / "summary.json").exists()
+
+    resumed = subprocess.run(_sweep(tmp_path, data, "killed", "resume=true"), cwd=tmp_path, env=env,
+                             capture_output=True, text=True)  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert all(p.stat().st_mtime_ns == mtime for p, mtime in done.items())  # finished jobs did not run again
+    results = [json.loads(p.read_text()) for p in (tmp_path / "killed").glob("*/results.json")]
+    assert sorted(r["seed"] for r in results) == [1, 2, 3, 4] and {r["status"] for r in results} == {"ok"}
+    one = json.loads((tmp_path / "full" / "summary.json").read_text())["configurations"][0]
+    two = json.loads((tmp_path / "killed" / "summary.json").read_text())["configurations"][0]
+    assert (two["n"], two["dev"], two["test"], two["config"]) == (one["n"], one["dev"], one["test"], one["config"])
+
+
+def test_secrets_never_reach_saved_files(tmp_path: Path, data_root: Path):
+    secret = "s3cr3t-value-1234"
+    proc = run_cli("model=tiny_bert", "trainer.max_epochs=1", "logger=[csv,wandb]", f"data.root={data_root}",
+                   "task.hub.name=${oc.env:MY_SERVICE_TOKEN}", "hydra.run.dir=run", cwd=tmp_path,
+                   env={"MY_SERVICE_TOKEN": secret, "WANDB_API_KEY": "k" * 40})  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert results["hparams"]["task"]["hub"]["name"] == "***"
+    for path in (tmp_path / "run").rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert secret.encode() not in data and b"k" * 40 not in data, path
+
+
+def test_wandb_online_without_network_falls_back_to_offline(tmp_path: Path, data_root: Path, monkeypatch):
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    env = {"WANDB_BASE_URL": "http://127.0.0.1:9", "WANDB_API_KEY": "x" * 40}
+    started = time.time()
+    proc = run_cli("model=tiny_bert", "trainer.max_epochs=1", "logger=wandb", "logger.wandb_mode=online",
+                   "logger.wandb_init_timeout=10", f"data.root={data_root}", "hydra.run.dir=run", cwd=tmp_path,
+                   env=env)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert time.time() - started < 240
+    log = (tmp_path / "run" / "blurb_lab.log").read_text()
+    assert log.count("W&B online unavailable") == 1
+    assert list((tmp_path / "run" / "wandb").glob("offline-run-*"))
+    assert json.loads((tmp_path / "run" / "results.json").read_text())["test_score"] is not None
