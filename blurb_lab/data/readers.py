@@ -6,6 +6,7 @@ Every problem is reported as a DataError naming the file and line, never a crash
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,29 +16,34 @@ SPLITS = ("train", "dev", "test")
 Record = dict[str, Any]
 
 
-def read_jsonl(path: Path) -> list[Record]:
-    """One JSON object per line; blank lines are skipped."""
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    """Numbered lines of a UTF-8 file; a missing, unreadable or non-UTF-8 file is a DataError."""
     if not path.is_file():
         raise DataError(path, "file not found")
-    records: list[Record] = []
     try:
         with path.open(encoding="utf-8") as handle:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise DataError(path, f"bad JSON ({exc.msg})", number) from None
-                if not isinstance(record, dict):
-                    raise DataError(path, "expected a JSON object", number)
-                record["_line"] = number
-                record["_source"] = str(path)
-                records.append(record)
+            yield from enumerate(handle, start=1)
     except UnicodeDecodeError as exc:
         raise DataError(path, f"not UTF-8 ({exc.reason} at byte {exc.start})") from None
     except OSError as exc:
         raise DataError(path, f"cannot read ({exc.strerror})") from None
+
+
+def read_jsonl(path: Path) -> list[Record]:
+    """One JSON object per line; blank lines are skipped."""
+    records: list[Record] = []
+    for number, line in _lines(path):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(path, f"bad JSON ({exc.msg})", number) from None
+        if not isinstance(record, dict):
+            raise DataError(path, "expected a JSON object", number)
+        record["_line"] = number
+        record["_source"] = str(path)
+        records.append(record)
     if not records:
         raise DataError(path, "empty split")
     return records
@@ -45,8 +51,6 @@ def read_jsonl(path: Path) -> list[Record]:
 
 def read_conll(path: Path) -> list[Record]:
     """CoNLL/IOB files (`token<TAB>tag`, blank line between sentences), as in Crichton et al."""
-    if not path.is_file():
-        raise DataError(path, "file not found")
     records: list[Record] = []
     tokens: list[str] = []
     tags: list[str] = []
@@ -59,24 +63,18 @@ def read_conll(path: Path) -> list[Record]:
         tokens.clear()
         tags.clear()
 
-    try:
-        with path.open(encoding="utf-8") as handle:
-            for number, line in enumerate(handle, start=1):
-                text = line.rstrip("\r\n")
-                if not text.strip() or text.startswith("-DOCSTART-"):
-                    flush()
-                    start = number + 1
-                    continue
-                parts = text.split("\t")
-                if len(parts) != 2 or not parts[0] or not parts[1]:
-                    raise DataError(path, f"expected 'token<TAB>tag', got {text!r:.60}", number)
-                tokens.append(parts[0])
-                tags.append(parts[1])
+    for number, line in _lines(path):
+        text = line.rstrip("\r\n")
+        if not text.strip() or text.startswith("-DOCSTART-"):
             flush()
-    except UnicodeDecodeError as exc:
-        raise DataError(path, f"not UTF-8 ({exc.reason} at byte {exc.start})") from None
-    except OSError as exc:
-        raise DataError(path, f"cannot read ({exc.strerror})") from None
+            start = number + 1
+            continue
+        parts = text.split("\t")
+        if len(parts) != 2 or not parts[0] or not parts[1]:
+            raise DataError(path, f"expected 'token<TAB>tag', got {text!r:.60}", number)
+        tokens.append(parts[0])
+        tags.append(parts[1])
+    flush()
     if not records:
         raise DataError(path, "empty split")
     return records
