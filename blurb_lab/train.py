@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 # Keys that name where things go, not what is computed: left out of a configuration's identity.
 NOT_IDENTITY = (
     "seed",
+    "resume",
     "paths",
     "logger",
     "data.root",
