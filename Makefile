@@ -37,7 +37,8 @@ clean:
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
 # The study's comparison on BIOSSES (4 strategies x 10 seeds) on the offline MiniLM; the summary
-# table and the strip plot land in the sweep dir. Extra overrides: make stability ARGS="trainer.max_epochs=5"
+# table and the strip plot land in the sweep dir. Extra overrides, e.g. fewer epochs and seeds:
+#   make stability ARGS="trainer.max_epochs=3 \"hydra.sweeper.params.seed='range(1,4)'\""
 stability: $(STAMP)
 	$(BIN)/python -m blurb_lab experiment=stability_biosses model=minilm trainer.enable_progress_bar=false $(ARGS)
 

@@ -185,6 +185,10 @@ def prepare(cfg: DictConfig) -> Prepared:
         extra_pooler=head.pooler if own_pooler else None,
     )
     module = FineTuner(encoder, head, task_type, plan.param_groups, cfg.optim)
+    if cfg.trainer.compile:
+        import torch
+
+        module.encoder = torch.compile(module.encoder)  # same parameters, so the optimizer groups still hold
     return Prepared(task_type, splits, datamodule, module, plan, applied, added_tokens)
 
 

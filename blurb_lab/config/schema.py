@@ -113,6 +113,7 @@ class TrainerConfig:
     log_every_n_steps: int = 10
     enable_progress_bar: bool = True
     deterministic: bool = True
+    compile: bool = False  # torch.compile the encoder (worth it on GPUs for long runs)
     save_checkpoint: bool = False  # also write the best-dev weights as best.safetensors
 
 
