@@ -52,9 +52,9 @@ def configuration_key(hparams: dict[str, Any]) -> str:
 def configuration_label(cfg: DictConfig, overrides: list[str]) -> str:
     """A readable id: model/task/strategy plus the non-seed overrides that set other keys."""
     base = f"{cfg.model.name}/{cfg.task.name}/{cfg.strategy.name}"
-    skip = ("model=", "task=", "strategy=", *(f"{key}" for key in NOT_IDENTITY))
+    skip = ("model=", "task=", "strategy=", "experiment=", "hparams_search=", *NOT_IDENTITY)
     extra = sorted(o for o in overrides if not o.lstrip("+~").startswith(skip))
-    return " ".join([base, *extra])
+    return scrub_secrets(" ".join([base, *extra]))  # Hydra hands overrides over resolved
 
 
 def quiet_library_noise() -> None:
