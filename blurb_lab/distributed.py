@@ -25,9 +25,9 @@ def launched_externally() -> bool:
 
 
 def wants_spawn(trainer_cfg: Any) -> bool:
-    devices = trainer_cfg.devices
-    count = devices if isinstance(devices, int) else len(devices) if isinstance(devices, (list, tuple)) else 1
-    return str(trainer_cfg.strategy).startswith("ddp") and count > 1 and not launched_externally()
+    from blurb_lab.parallel import ranks
+
+    return str(trainer_cfg.strategy).startswith("ddp") and ranks(trainer_cfg.devices) > 1 and not launched_externally()
 
 
 def _free_port() -> int:

@@ -60,6 +60,7 @@ def gpu_count(accelerator: str, devices: Any) -> int:
 
 
 def ranks(devices: Any) -> int:
+    """Processes a `trainer.devices` value asks for on one node (a count or a list of device ids)."""
     if isinstance(devices, (list, tuple)) or (hasattr(devices, "__len__") and not isinstance(devices, str)):
         return len(devices)
     return int(devices) if str(devices).lstrip("-").isdigit() and int(devices) > 0 else 1

@@ -93,6 +93,7 @@ def run_job(cfg: DictConfig, output_dir: Path, overrides: list[str]) -> dict[str
     rank 0 writes results.json, which this process then reads back.
     """
     from blurb_lab.distributed import spawn_ranks, wants_spawn
+    from blurb_lab.parallel import ranks
 
     if not wants_spawn(cfg.trainer):
         return _run(cfg, output_dir, overrides)
@@ -100,8 +101,7 @@ def run_job(cfg: DictConfig, output_dir: Path, overrides: list[str]) -> dict[str
     resolved = OmegaConf.to_container(cfg, resolve=True)  # ${hydra:...} cannot resolve in the ranks
     results_path = output_dir / RESULTS_FILE
     results_path.unlink(missing_ok=True)
-    spawn_ranks(len(cfg.trainer.devices) if not isinstance(cfg.trainer.devices, int) else cfg.trainer.devices,
-                _run_rank, resolved, str(output_dir), overrides)  # fmt: skip
+    spawn_ranks(ranks(cfg.trainer.devices), _run_rank, resolved, str(output_dir), overrides)
     return json.loads(results_path.read_text())
 
 
