@@ -58,6 +58,7 @@ class TaskConfig:
     entity_markers: list[str] = field(default_factory=list)  # kept whole, e.g. @GENE$
     format: str = "jsonl"  # jsonl | conll (token<TAB>tag lines, blank line between sentences)
     max_len: int = 128
+    label_range: list[float] | None = None  # regression: [low, high] every gold label must lie in
     # BLURB protocol defaults for this task; optim/data/trainer interpolate them.
     lr: float = 3e-5
     batch_size: int = 16
