@@ -123,6 +123,7 @@ def preflight(argv: list[str]) -> None:
         variants = _variants(overrides)
     except Exception as exc:  # an override the parser rejects
         _fail(explain_compose_error(exc))
+    configs = []
     try:
         with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
             for variant in variants:
@@ -138,8 +139,32 @@ def preflight(argv: list[str]) -> None:
                     _fail(str(exc))
                 except Exception as exc:  # e.g. a bad interpolation resolved during checks
                     _fail(explain_compose_error(exc))
+                configs.append(cfg)
+            if not _VALUE_FLAGS & set(argv):  # --cfg/--info only print the config: they need no data
+                _check_data(configs)
     finally:
         GlobalHydra.instance().clear()
+
+
+def _check_data(configs: list[DictConfig]) -> None:
+    """Read and check the data of each distinct task among the variants, so that a data error (a
+    NaN label, a duplicate id) ends here, before Hydra makes a sweep dir and before any job runs."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    from blurb_lab.data.checks import check_task_data
+
+    seen = set()
+    for cfg in configs:
+        try:
+            key = repr((cfg.data.source, cfg.data.root, OmegaConf.to_container(cfg.task, resolve=True)))
+            if key not in seen:
+                seen.add(key)
+                check_task_data(cfg)
+        except BlurbLabError as exc:
+            _fail(str(exc))
+        except OmegaConfBaseException as exc:  # e.g. data.root from an unset environment variable
+            _fail(explain_compose_error(exc))
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name=CONFIG_NAME)

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from blurb_lab.data.checks import check_finite, check_splits
 from blurb_lab.data.readers import read_jsonl
 from blurb_lab.errors import BlurbLabError, ConfigError, DataError
 from blurb_lab.results import write_json
@@ -28,7 +29,10 @@ def evaluate(cfg: Any, predictions_path: Path, split: str = "test") -> dict[str,
         raise ConfigError("split", f"'{split}' is not a split; allowed: train, dev, test")
     task_type = get_task_type(cfg.task)
     gold_records = load_splits(cfg, (split,))[split]
+    check_splits(task_type, {split: gold_records})  # the gold side gets the checks training gives it
     rows = read_jsonl(predictions_path)
+    for row in rows:
+        check_finite(row)  # a NaN or infinite score would turn the metric into NaN instead of an error
     if len(rows) != len(gold_records):
         raise DataError(predictions_path, f"{len(rows)} predictions but the gold {split} split has {len(gold_records)}")
     predictions, golds = [], []

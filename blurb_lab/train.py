@@ -16,6 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 from blurb_lab import tracking
 from blurb_lab.config.validate import validate
 from blurb_lab.data.cache import fingerprint
+from blurb_lab.data.checks import check_splits
 from blurb_lab.data.readers import SPLITS, read_hub_splits, read_local_splits
 from blurb_lab.distributed import is_rank_zero
 from blurb_lab.errors import ConfigError
@@ -25,9 +26,13 @@ log = logging.getLogger(__name__)
 # Keys that name where things go, not what is computed: left out of a configuration's identity.
 NOT_IDENTITY = (
     "seed",
+    "seed_init",
+    "seed_data",
+    "seed_dropout",
     "resume",
     "paths",
     "logger",
+    "report",
     "data.root",
     "data.cache_dir",
     "data.num_workers",
@@ -132,25 +137,28 @@ class Prepared:
     plan: Any
     strategy_applied: str
     added_tokens: list[str]
+    initialised_weights: list[str]
+    references: dict[str, float | None]
 
 
 def prepare(cfg: DictConfig) -> Prepared:
     """Read and check the data, tokenise (cached), build the encoder and head, apply the strategy."""
     import pytorch_lightning as pl
+    import torch
 
     from blurb_lab.data.datamodule import BlurbDataModule
-    from blurb_lab.models.loading import add_entity_markers, load_encoder, load_tokenizer
+    from blurb_lab.models.loading import add_entity_markers, check_pooler, load_encoder, load_tokenizer
     from blurb_lab.models.module import FineTuner
+    from blurb_lab.models.pooling import reads_encoder_pooler
+    from blurb_lab.references import trivial_scores, zero_shot_scores
     from blurb_lab.strategies import apply_strategy, resolve_auto
     from blurb_lab.tasks import get_task_type
 
     task_type = get_task_type(cfg.task)
     splits = load_splits(cfg)
-    for records in splits.values():
-        for record in records:
-            task_type.check_record(record)
+    check_splits(task_type, splits)  # shape and values (finite, in range, unique ids, no empty text)
 
-    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    pl.seed_everything(cfg.seed_init, workers=True, verbose=False)  # new weights: head, re-init, random encoders
     tokenizer = load_tokenizer(cfg.model, task_type.texts(splits["train"]))
     added_tokens = add_entity_markers(tokenizer, list(cfg.task.entity_markers))
     datamodule = BlurbDataModule(
@@ -161,19 +169,26 @@ def prepare(cfg: DictConfig) -> Prepared:
         batch_size=cfg.data.batch_size,
         eval_batch_size=cfg.data.eval_batch_size,
         cache_dir=cfg.data.cache_dir,
-        seed=cfg.seed,
+        seed=cfg.seed_data,
         num_workers=loader_workers(cfg.data.num_workers),
         group_by_length=cfg.data.group_by_length,
     )
     datamodule.setup()
 
-    encoder = load_encoder(cfg.model, len(tokenizer))
+    encoder, initialised = load_encoder(cfg.model, len(tokenizer))
     encoder.train()  # from_pretrained returns eval mode, and Lightning keeps each module's mode
     if len(tokenizer) > encoder.get_input_embeddings().num_embeddings:
         encoder.resize_token_embeddings(len(tokenizer))
+    check_pooler(cfg.model, encoder, initialised)
+    references = trivial_scores(task_type, splits)
+    references.update(zero_shot_scores(cfg.model, task_type, splits, encoder, tokenizer, cfg.data.cache_dir))
+    pooling = cfg.model.pooling
+    if getattr(encoder, "pooler", None) is not None and not reads_encoder_pooler(pooling, task_type.sequence_level):
+        encoder.pooler = None
     init_std = getattr(encoder.config, "initializer_range", 0.02)
-    own_pooler = getattr(encoder, "pooler", None) is None
-    head = task_type.build_head(encoder.config.hidden_size, cfg.model.dropout, own_pooler, init_std)
+    own_pooler = reads_encoder_pooler(pooling, task_type.sequence_level) and getattr(encoder, "pooler", None) is None
+    task_type.fit(splits["train"])
+    head = task_type.build_head(encoder.config.hidden_size, cfg.model.dropout, pooling, own_pooler, init_std)
     applied, knobs = resolve_auto(cfg.strategy, cfg.model, cfg.task)
     strategy = OmegaConf.merge(cfg.strategy, knobs) if knobs else cfg.strategy
     plan = apply_strategy(
@@ -185,11 +200,10 @@ def prepare(cfg: DictConfig) -> Prepared:
         extra_pooler=head.pooler if own_pooler else None,
     )
     module = FineTuner(encoder, head, task_type, plan.param_groups, cfg.optim)
+    torch.manual_seed(cfg.seed_dropout)  # from here on the global stream only draws dropout masks
     if cfg.trainer.compile:
-        import torch
-
         module.encoder = torch.compile(module.encoder)  # same parameters, so the optimizer groups still hold
-    return Prepared(task_type, splits, datamodule, module, plan, applied, added_tokens)
+    return Prepared(task_type, splits, datamodule, module, plan, applied, added_tokens, initialised, references)
 
 
 def make_trainer(cfg: DictConfig, output_dir: Path, loggers: list[Any], callbacks: list[Any]) -> Any:
@@ -269,7 +283,7 @@ def _run(cfg: DictConfig, output_dir: Path, overrides: list[str]) -> dict[str, A
 
     if trainer.is_global_zero:
         write_predictions(output_dir / "predictions_test.jsonl", task_type, splits["test"], module.test_predictions)
-    trivial = task_type.trivial_score(splits["train"], splits["dev"])
+    trivial = prepared.references["trivial_dev_score"]
     if module.diverged_at is not None:
         status = "diverged"
     elif task_type.is_failed(best.best_score, trivial):
@@ -281,6 +295,8 @@ def _run(cfg: DictConfig, output_dir: Path, overrides: list[str]) -> dict[str, A
         summary[f"best_dev/{cfg.task.metric}"] = best.best_score
         summary[f"test/{cfg.task.metric}"] = test_score
         summary["status"] = status
+        for name, value in prepared.references.items():
+            summary[f"reference/{name}"] = value
     return {
         "status": status,
         "task": cfg.task.name,
@@ -288,8 +304,15 @@ def _run(cfg: DictConfig, output_dir: Path, overrides: list[str]) -> dict[str, A
         "strategy": cfg.strategy.name,
         "strategy_applied": applied,
         "seed": cfg.seed,
+        "seed_init": cfg.seed_init,
+        "seed_data": cfg.seed_data,
+        "seed_dropout": cfg.seed_dropout,
         "metric": cfg.task.metric,
-        "trivial_dev_score": trivial,
+        **prepared.references,
+        "pooling": cfg.model.pooling if task_type.sequence_level else None,
+        "pair_encoding": cfg.task.pair_encoding if cfg.task.type == "sentence_pair_regression" else None,
+        **task_type.describe(),
+        "initialised_weights": prepared.initialised_weights,
         "dev_score": best.best_score if math.isfinite(best.best_score) else None,
         "test_score": test_score if math.isfinite(test_score) else None,
         "best_epoch": best.best_epoch,

@@ -115,5 +115,5 @@ def test_preflight_errors_are_one_line_with_exit_2(argv, needle, capsys):
     assert needle in err, err
 
 
-def test_preflight_accepts_a_good_sweep():
-    preflight(["-m", "model=tiny_bert", "seed=1,2,3", "strategy=standard,reinit_top"])
+def test_preflight_accepts_a_good_sweep(data_root):  # preflight reads the data too: no shared copy needed
+    preflight(["-m", "model=tiny_bert", "seed=1,2,3", "strategy=standard,reinit_top", f"data.root={data_root}"])

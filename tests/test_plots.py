@@ -55,14 +55,14 @@ def fake_results() -> list[dict[str, Any]]:
 
 def expected_names(results: list[dict[str, Any]]) -> set[str]:
     curves = {f"curves_{config_slug(r)}.png" for r in results}
-    return {"scores_biosses.png", "scores_bc5chem.png"} | curves
+    return {"scores_biosses.png", "scores_bc5chem.png", "evp_biosses.png", "evp_bc5chem.png"} | curves
 
 
 def test_write_plots_files_are_real_pngs_and_deterministic(tmp_path: Path) -> None:
     results = fake_results()
     first = write_plots(results, tmp_path / "a")
     names = expected_names(results)
-    assert len(names) == 2 + len(KEYS)
+    assert len(names) == 4 + len(KEYS)
     assert {p.name for p in first} == names
     assert {p.name for p in (tmp_path / "a").iterdir()} == names  # nothing else written
     for path in first:
@@ -110,3 +110,59 @@ def test_wrap_label_keeps_text_and_width() -> None:
     wrapped = wrap_label(label, 22)
     assert all(len(line) <= 22 for line in wrapped.splitlines())
     assert wrapped.replace("\n", "").replace(" ", "") == label.replace(" ", "")
+
+
+def _color_mask(image: np.ndarray, hex_color: str, tol: float = 0.04) -> np.ndarray:
+    rgb = np.array([int(hex_color[i : i + 2], 16) / 255 for i in (1, 3, 5)])
+    return np.all(np.abs(image[..., :3] - rgb) < tol, axis=-1)
+
+
+def test_evp_plot_has_a_curve_and_a_band_per_configuration(tmp_path: Path) -> None:
+    """evp_biosses.png: a wide two-panel PNG in which every configuration's colour draws a line (unbiased
+    estimator) and a translucent band (Dodge's ±1 sd); the plotted area is far from blank."""
+    from blurb_lab.report.plots import PALETTE
+
+    paths = {p.name: p for p in write_plots(fake_results(), tmp_path)}
+    data = paths["evp_biosses.png"].read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    image = imread(paths["evp_biosses.png"])
+    assert image.shape[:2] == (500, 1100)
+    for color in PALETTE[:3]:  # the three biosses configurations
+        assert _color_mask(image, color).sum() > 300, f"no curve drawn in {color}"
+        rgb = np.array([int(color[i : i + 2], 16) / 255 for i in (1, 3, 5)])
+        tint = 1 - 0.12 * (1 - rgb)  # the band: alpha 0.12 over white
+        band = np.all(np.abs(image[..., :3] - tint) < 0.02, axis=-1)
+        assert band.sum() > 500, f"no ±1 sd band in {color}"
+    left = image[60:400, 60:540, :3]  # the dev panel's plotting area
+    assert (np.abs(left - 1.0).max(axis=-1) > 0.1).mean() > 0.02  # >2% of it is ink, not background
+
+
+def _rows_with_line(image: np.ndarray, color: str, tol: float, share: float) -> np.ndarray:
+    """Image rows in which at least `share` of the pixels have the colour (within `tol`, for antialiasing):
+    a horizontal line, dashed or dotted, across the plot."""
+    mask = _color_mask(image, color, tol)
+    return np.flatnonzero(mask.mean(axis=1) > share)
+
+
+def test_score_plot_draws_the_reference_scores_as_horizontal_lines(tmp_path: Path) -> None:
+    from blurb_lab.report.plots import TRIVIAL_COLOR, ZERO_SHOT_COLORS
+
+    gray = "#" + f"{round(float(TRIVIAL_COLOR) * 255):02x}" * 3
+    dashed = lambda img: _rows_with_line(img, gray, tol=0.15, share=0.3)
+    dotted = lambda img: _rows_with_line(img, ZERO_SHOT_COLORS[0], tol=0.08, share=0.15)
+    plain = imread(write_plots(fake_results(), tmp_path / "plain")[1])  # scores_biosses.png
+    assert len(dashed(plain)) == 0 and len(dotted(plain)) == 0
+
+    results = fake_results()
+    for r in results:
+        r["trivial_test_score"] = 0.0
+        if r["task"] == "biosses":
+            r["zero_shot_test_score"] = 0.75
+    paths = {p.name: p for p in write_plots(results, tmp_path / "refs")}
+    image = imread(paths["scores_biosses.png"])
+    trivial, zero_shot = dashed(image), dotted(image)
+    assert len(trivial) and len(zero_shot), "reference lines missing"
+    assert trivial.min() > zero_shot.max()  # 0.0 is drawn below 0.75 (image rows grow downwards)
+    # bc5chem has a trivial reference but no zero-shot one (null for tagging)
+    bc5 = imread(paths["scores_bc5chem.png"])
+    assert len(dashed(bc5)) and not len(dotted(bc5))

@@ -271,10 +271,11 @@ def test_bad_knobs_raise_config_error(knobs: dict, key: str, text: str) -> None:
     assert all(torch.equal(p, before[n]) and p.requires_grad for n, p in encoder.named_parameters())
 
 
-def test_reinit_pooler_without_any_pooler_is_a_config_error() -> None:
-    with pytest.raises(ConfigError) as err:
-        apply_strategy(tiny_electra(), nn.Linear(32, 1), strategy(reinit_pooler=True), LR, WD)
-    assert err.value.key == "strategy.reinit_pooler" and "ElectraModel" in str(err.value)
+def test_reinit_pooler_without_any_pooler_is_noted_not_applied() -> None:
+    """With cls or mean pooling no pooler is in use: reinit_top still runs, and the plan says so."""
+    plan = apply_strategy(tiny_electra(), nn.Linear(32, 1), strategy(reinit_pooler=True), LR, WD)
+    assert "pooler" not in plan.reinitialized
+    assert any("no pooler in use" in note and "ElectraModel" in note for note in plan.notes)
 
 
 def test_unmappable_encoder_raises_model_error() -> None:

@@ -22,6 +22,16 @@ class RandomInitConfig:
 
 
 @dataclass
+class RecipeConfig:
+    """A model's own fine-tuning recipe; each value replaces the task's BLURB default unless the
+    user sets optim.lr, data.batch_size or trainer.max_epochs. null keeps the task's value."""
+
+    lr: float | None = None
+    batch_size: int | None = None
+    epochs: int | None = None
+
+
+@dataclass
 class ModelConfig:
     name: str = "minilm"
     source: str = "package"  # hub | local | package | random
@@ -30,6 +40,8 @@ class ModelConfig:
     family: str = "bert"  # bert | electra | roberta
     size: str = "base"  # small | base | large (the `auto` strategy reads it)
     dropout: float = 0.1
+    pooling: str = "cls"  # pooler | cls | mean: how sequence-level heads read the encoder
+    recipe: RecipeConfig = field(default_factory=RecipeConfig)
     random: RandomInitConfig = field(default_factory=RandomInitConfig)
 
 
@@ -59,6 +71,8 @@ class TaskConfig:
     format: str = "jsonl"  # jsonl | conll (token<TAB>tag lines, blank line between sentences)
     max_len: int = 128
     label_range: list[float] | None = None  # regression: [low, high] every gold label must lie in
+    target_scaling: str = "standardize"  # regression: standardize (z-scores of train labels) | none
+    pair_encoding: str = "cross"  # similarity: cross ([CLS] a [SEP] b [SEP], BLURB) | bi (cosine)
     # BLURB protocol defaults for this task; optim/data/trainer interpolate them.
     lr: float = 3e-5
     batch_size: int = 16
@@ -134,6 +148,14 @@ class PathsConfig:
 
 
 @dataclass
+class ReportConfig:
+    """End-of-sweep report; not part of a configuration's identity."""
+
+    reference: str | None = None  # label or strategy every row is compared with (default: strategy=standard)
+    aso: bool = True  # Almost Stochastic Order eps_min when deepsig is installed (about 3 s per comparison)
+
+
+@dataclass
 class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     task: TaskConfig = field(default_factory=TaskConfig)
@@ -143,7 +165,11 @@ class Config:
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
     seed: int = 1
+    seed_init: int = 1  # conf/config.yaml sets these three to ${seed}
+    seed_data: int = 1
+    seed_dropout: int = 1
     inspect: bool = False
     resume: bool = False  # in a re-run sweep dir, skip every job whose results.json says ok
 

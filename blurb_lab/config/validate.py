@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
+from omegaconf import ListConfig
+
 from blurb_lab.errors import ConfigError
 from blurb_lab.models.loading import FAMILIES, SOURCES, model_shape
+from blurb_lab.models.pooling import POOLINGS
 from blurb_lab.tasks import TASK_TYPES
 
 ACCELERATORS = ("cpu", "gpu", "cuda", "mps", "auto")
@@ -44,11 +48,17 @@ RULES = [
     _rule("model.source", *_one_of(SOURCES)),
     _rule("model.family", *_one_of(FAMILIES)),
     _rule("model.dropout", lambda v: 0 <= v < 1, "in [0, 1)"),
+    _rule("model.pooling", *_one_of(POOLINGS)),
+    _rule("task.target_scaling", *_one_of(("standardize", "none"))),
+    _rule("task.pair_encoding", *_one_of(("cross", "bi"))),
     _rule("strategy.freeze_lower_layers", lambda v: v >= 0, ">= 0"),
     _rule("strategy.reinit_top_layers", lambda v: v >= 0, ">= 0"),
     _rule("strategy.layer_decay", lambda v: 0 < v <= 1, "in (0, 1]"),
     _rule("logger.wandb_mode", *_one_of(("offline", "online", "disabled"))),
-    _rule("seed", lambda v: 0 <= v < 2**32, "in [0, 2^32)"),
+    *(
+        _rule(key, lambda v: 0 <= v < 2**32, "in [0, 2^32)")
+        for key in ("seed", "seed_init", "seed_data", "seed_dropout")
+    ),
 ]
 
 
@@ -59,12 +69,40 @@ def _get(cfg: Any, key: str) -> Any:
     return node
 
 
+def label_range(task: Any) -> tuple[float, float] | None:
+    """task.label_range as (low, high), or None (no range check); ConfigError unless two finite
+    numbers with low < high on a regression task, since every gold label is checked against it."""
+    value = task.get("label_range")
+    if value is None:
+        return None
+    shown = list(value) if isinstance(value, (list, tuple, ListConfig)) else value
+    if task.type != "sentence_pair_regression":
+        raise ConfigError(
+            "task.label_range", f"{shown!r} is set, but only sentence_pair_regression labels have a range"
+        )
+    try:
+        low, high = (float(v) for v in shown)
+    except (TypeError, ValueError):
+        low = high = math.nan
+    if not (math.isfinite(low) and math.isfinite(high) and low < high):
+        raise ConfigError(
+            "task.label_range", f"{shown!r} is not allowed; must be [low, high], two finite numbers, low < high"
+        )
+    return low, high
+
+
 def validate(cfg: Any) -> None:
     """Raise ConfigError (one line: key, value, what is allowed) for the first bad value."""
     for key, test, allowed in RULES:
         value = _get(cfg, key)
         if not test(value):
             raise ConfigError(key, f"{value!r} is not allowed; must be {allowed}")
+    label_range(cfg.task)
+    if cfg.task.pair_encoding == "bi":
+        if cfg.task.type != "sentence_pair_regression":
+            raise ConfigError("task.pair_encoding", f"'bi' is for sentence-pair similarity, not {cfg.task.type}")
+        if cfg.task.label_range is None:
+            raise ConfigError("task.pair_encoding", "'bi' maps labels through task.label_range; set it to [low, high]")
     try:
         shape = model_shape(cfg.model)
     except Exception:  # a missing folder is reported when the model is loaded

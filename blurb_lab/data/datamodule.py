@@ -56,7 +56,7 @@ class BlurbDataModule(pl.LightningDataModule):
             return
         key = fingerprint(
             self.task_type.cfg.name,
-            type(self.task_type).__name__,
+            self.task_type.encoding_tag,
             tokenizer_fingerprint(self.tokenizer),
             self.max_len,
             {split: records_fingerprint(recs) for split, recs in self.splits.items()},

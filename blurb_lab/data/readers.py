@@ -39,6 +39,8 @@ def read_jsonl(path: Path) -> list[Record]:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
             raise DataError(path, f"bad JSON ({exc.msg})", number) from None
+        except (ValueError, RecursionError) as exc:  # an integer of over 4300 digits; nesting too deep
+            raise DataError(path, f"bad JSON ({str(exc).split(':')[0]})", number) from None
         if not isinstance(record, dict):
             raise DataError(path, "expected a JSON object", number)
         record["_line"] = number
@@ -54,14 +56,16 @@ def read_conll(path: Path) -> list[Record]:
     records: list[Record] = []
     tokens: list[str] = []
     tags: list[str] = []
+    lines: list[int] = []  # each token's line, so a bad token is reported where it is
     start = 1
 
     def flush() -> None:
         if tokens:
             records.append({"id": f"{path.stem}-{len(records)}", "tokens": list(tokens), "ner_tags": list(tags),
-                            "_line": start, "_source": str(path)})  # fmt: skip
+                            "_line": start, "_source": str(path), "_token_lines": list(lines)})  # fmt: skip
         tokens.clear()
         tags.clear()
+        lines.clear()
 
     for number, line in _lines(path):
         text = line.rstrip("\r\n")
@@ -74,6 +78,7 @@ def read_conll(path: Path) -> list[Record]:
             raise DataError(path, f"expected 'token<TAB>tag', got {text!r:.60}", number)
         tokens.append(parts[0])
         tags.append(parts[1])
+        lines.append(number)
     flush()
     if not records:
         raise DataError(path, "empty split")
@@ -112,11 +117,17 @@ def read_hub_splits(
 ) -> dict[str, list[Record]]:
     """Load a task with `datasets` (hub id or a local folder laid out as the hub gives it)."""
     import datasets
+    from datasets.utils import logging as datasets_logging
 
+    bars = datasets_logging.is_progress_bar_enabled()
+    datasets_logging.disable_progress_bar()  # "Generating split" bars: an error must stay one line
     try:
         dataset = datasets.load_dataset(path, name) if name else datasets.load_dataset(path)
     except Exception as exc:  # datasets raises many types for a missing or offline dataset
-        raise DataError(path, f"cannot load from the hub: {type(exc).__name__}: {exc}") from None
+        raise DataError(path, f"cannot load from the hub: {type(exc).__name__}: {' '.join(str(exc).split())}") from None
+    finally:
+        if bars:
+            datasets_logging.enable_progress_bar()
     out: dict[str, list[Record]] = {}
     for split in wanted:
         theirs = splits.get(split, "validation" if split == "dev" else split)

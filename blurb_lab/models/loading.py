@@ -64,11 +64,12 @@ def load_tokenizer(cfg: Any, train_texts: list[str]) -> Any:
         raise ModelError(f"model.path: cannot load tokenizer '{cfg.path}': {exc}".splitlines()[0]) from None
 
 
-_PRETRAINED: dict[str, Any] = {}  # one pristine copy per model folder and process
+_PRETRAINED: dict[str, tuple[Any, list[str]]] = {}  # one pristine copy per model folder and process
 
 
-def load_encoder(cfg: Any, vocab_size: int) -> Any:
-    """The pretrained encoder (AutoModel), or a random-init one of the configured shape.
+def load_encoder(cfg: Any, vocab_size: int) -> tuple[Any, list[str]]:
+    """The pretrained encoder (AutoModel), or a random-init one of the configured shape, and the
+    names of the weights the checkpoint lacked (newly initialised, as transformers reports them).
 
     Pretrained weights are read from disk once per process; every job of a sweep that shares the
     process gets its own deep copy (strategies re-initialise and freeze in place).
@@ -78,14 +79,30 @@ def load_encoder(cfg: Any, vocab_size: int) -> Any:
     from transformers import AutoModel
 
     if cfg.source == "random":
-        return AutoModel.from_config(_random_config(cfg, vocab_size))
+        return AutoModel.from_config(_random_config(cfg, vocab_size)), ["<all: model.source=random>"]
     location = model_location(cfg)
     if location not in _PRETRAINED:
         try:
-            _PRETRAINED[location] = AutoModel.from_pretrained(location)
+            model, info = AutoModel.from_pretrained(location, output_loading_info=True)
         except OSError as exc:
             raise ModelError(f"model.path: cannot load model '{cfg.path}': {exc}".splitlines()[0]) from None
-    return copy.deepcopy(_PRETRAINED[location])
+        missing = sorted(info.get("missing_keys") or [])
+        if missing:
+            log.warning("%s: %d weights not in the checkpoint, newly initialised: %s", cfg.name, len(missing),
+                        ", ".join(missing[:6]) + (" ..." if len(missing) > 6 else ""))  # fmt: skip
+        _PRETRAINED[location] = (model, missing)
+    model, missing = _PRETRAINED[location]
+    return copy.deepcopy(model), list(missing)
+
+
+def check_pooler(cfg: Any, encoder: Any, initialised: list[str]) -> None:
+    """Warn (one line) when model.pooling=pooler reads a pooler the checkpoint did not carry."""
+    if cfg.pooling != "pooler" or cfg.source == "random":
+        return
+    if getattr(encoder, "pooler", None) is None:
+        log.warning("model.pooling=pooler: %s has no pooler; the head adds a new one (consider cls or mean)", cfg.name)
+    elif any(name.startswith("pooler.") or ".pooler." in name for name in initialised):
+        log.warning("model.pooling=pooler: %s's checkpoint has no pooler weights; they are newly initialised", cfg.name)
 
 
 def _random_config(cfg: Any, vocab_size: int) -> Any:

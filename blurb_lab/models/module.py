@@ -46,10 +46,7 @@ class FineTuner(pl.LightningModule):
         self.diverged_at: int | None = None
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        inputs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
-        if "token_type_ids" in batch:
-            inputs["token_type_ids"] = batch["token_type_ids"]
-        return self.head(self.encoder(**inputs))
+        return self.task_type.forward(self.encoder, self.head, batch)
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor | None:
         loss = self.task_type.loss(self(batch), batch)

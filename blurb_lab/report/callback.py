@@ -1,5 +1,6 @@
-"""Hydra callback: at the end of a multirun, summarise every job of the sweep, plot the per-seed
-scores and dev curves, and (with logger.wandb) log one aggregate W&B run."""
+"""Hydra callback: at the end of a multirun, summarise every job of the sweep (intervals, tests against the
+`report.reference` configuration, expected validation performance), plot the per-seed scores, EVP and dev
+curves, and (with logger.wandb) log one aggregate W&B run."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from blurb_lab.report import blurb_score
 from blurb_lab.report.aggregate import find_results, summarise, to_markdown, write_summary
@@ -21,11 +22,13 @@ class SummaryCallback(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
         results = find_results([sweep_dir])
-        rows = summarise(results)
+        reference = OmegaConf.select(config, "report.reference", default=None)
+        aso = bool(OmegaConf.select(config, "report.aso", default=True))
+        rows = summarise(results, reference, aso)
         if not rows:
             log.warning("no results.json under %s: nothing to summarise", sweep_dir)
             return
-        scores = write_summary(sweep_dir, rows)
+        scores = write_summary(sweep_dir, rows, reference, aso)
         images = write_plots(results, sweep_dir)
         print(f"\nSummary over seeds ({sweep_dir}/summary.md):\n")
         print(to_markdown(rows))

@@ -1,4 +1,5 @@
-"""Figures for a sweep: per-seed test scores per task and per-epoch dev curves per configuration.
+"""Figures for a sweep: per-seed test scores per task (with the trivial and zero-shot reference scores),
+expected validation performance per task, and per-epoch dev curves per configuration.
 
 A mean ± std table hides how seeds spread and which runs broke; these plots show every seed. Figures are built
 on ``matplotlib.figure.Figure`` with an explicit Agg canvas, so no display, no pyplot global state and no
@@ -27,6 +28,8 @@ LABEL_WIDTH = 24  # characters per line of a wrapped configuration label
 FAILED_COLOR = "#d62728"
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
 GOLDEN = (math.sqrt(5) - 1) / 2
+TRIVIAL_COLOR = "0.25"
+ZERO_SHOT_COLORS = ["#1b7837", "#762a83", "#b35806", "#2166ac"]
 
 
 def _finite(value: Any) -> float | None:
@@ -116,7 +119,9 @@ def _mean_test(members: list[dict[str, Any]]) -> float | None:
 
 
 def _seed_count_text(configs: dict[str, list[dict[str, Any]]]) -> str:
-    counts = sorted({len({r["seed"] for r in members}) for members in configs.values()})
+    from blurb_lab.report.aggregate import run_key
+
+    counts = sorted({len({run_key(r) for r in members}) for members in configs.values()})
     if len(counts) == 1:
         return f"{counts[0]} seed{'s' if counts[0] != 1 else ''}"
     return f"{counts[0]}–{counts[-1]} seeds per configuration"
@@ -129,10 +134,7 @@ def _metric_name(members: list[dict[str, Any]]) -> str:
 def _plot_task(task: str, members: list[dict[str, Any]], path: Path) -> Path:
     """One strip-over-box plot of per-seed test scores, one column per configuration, best mean first."""
     configs = _group(members, "config_key")
-    order = sorted(
-        configs,
-        key=lambda k: (_mean_test(configs[k]) is None, -(_mean_test(configs[k]) or 0.0), configs[k][0]["config_label"]),
-    )
+    order = _config_order(configs)
     fig = _new_figure(max(5.0, 1.7 * len(order) + 1.8), 5.2)
     ax = fig.add_subplot()
     missing: list[str] = []
@@ -159,8 +161,8 @@ def _plot_task(task: str, members: list[dict[str, Any]], path: Path) -> Path:
             for part in ("whiskers", "caps", "medians"):
                 for line in box[part]:
                     line.set(color="0.6" if part != "medians" else color, linewidth=1)
-        for r, score in shown:
-            xpos = x + _jitter(r["seed"])
+        for i, (r, score) in enumerate(shown):
+            xpos = x + _jitter(i + 1)  # by position, so runs that share a master seed (a seed grid) spread too
             if r.get("status") == "ok":
                 ax.scatter([xpos], [score], s=36, color=color, edgecolors="white", linewidths=0.5, zorder=3)
             else:
@@ -178,6 +180,7 @@ def _plot_task(task: str, members: list[dict[str, Any]], path: Path) -> Path:
     ax.grid(axis="y", color="0.9", linewidth=0.8)
     ax.set_axisbelow(True)
     handles = [Line2D([], [], linestyle="", marker="o", color="0.35", label="run (status ok)")]
+    handles += _reference_lines(ax, members)
     if any_failed:
         handles.append(
             Line2D(
@@ -202,6 +205,26 @@ def _plot_task(task: str, members: list[dict[str, Any]], path: Path) -> Path:
     return _save(fig, path)
 
 
+def _first_score(members: list[dict[str, Any]], key: str) -> float | None:
+    return next((s for s in (_finite(r.get(key)) for r in members) if s is not None), None)
+
+
+def _reference_lines(ax: Any, members: list[dict[str, Any]]) -> list[Line2D]:
+    """Horizontal lines at the test scores a run must beat: the trivial predictor's and, per model, the
+    untrained encoder's zero-shot score (sentence-pair similarity). Returns their legend handles."""
+    handles = []
+    trivial = _first_score(members, "trivial_test_score")
+    if trivial is not None:
+        handles.append(ax.axhline(trivial, color=TRIVIAL_COLOR, linestyle="--", linewidth=1.3, zorder=2,
+                                  label=f"trivial predictor (test {trivial:.3f})"))  # fmt: skip
+    models = _group([r for r in members if _finite(r.get("zero_shot_test_score")) is not None], "model")
+    for i, (model, runs) in enumerate(models.items()):
+        score = _first_score(runs, "zero_shot_test_score")
+        handles.append(ax.axhline(score, color=ZERO_SHOT_COLORS[i % len(ZERO_SHOT_COLORS)], linestyle=":",
+                                  linewidth=1.8, zorder=2, label=f"zero-shot {model} (test {score:.3f})"))  # fmt: skip
+    return handles
+
+
 def _wrap_plain(text: str, width: int) -> list[str]:
     return textwrap.wrap(text, width=max(width, 20)) or [text]
 
@@ -213,6 +236,74 @@ def plot_seed_scores(results: list[dict[str, Any]], out_dir: Path) -> list[Path]
         _plot_task(task, members, out_dir / f"scores_{slugify(task)}.png")
         for task, members in _group(results, "task").items()
     ]
+
+
+def _config_order(configs: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """Configurations by mean test score, best first (as in the summary and the score plot)."""
+    return sorted(
+        configs,
+        key=lambda k: (_mean_test(configs[k]) is None, -(_mean_test(configs[k]) or 0.0), configs[k][0]["config_label"]),
+    )
+
+
+def _plot_evp(task: str, members: list[dict[str, Any]], path: Path) -> Path | None:
+    """Left: expected best dev score among n runs, the unbiased estimator as a line and Dodge's with-replacement
+    estimator dashed with its ±1 sd band. Right: the expected test score of the run picked by best dev.
+    None when no run of the task has a dev score."""
+    from blurb_lab.report.aggregate import run_sort_key
+    from blurb_lab.report.stats import expected_validation_performance
+
+    configs = _group(members, "config_key")
+    curves = {}
+    for key in _config_order(configs):
+        runs = sorted(configs[key], key=run_sort_key)
+        evp = expected_validation_performance(
+            [(r.get("dev_score"), r.get("test_score"), run_sort_key(r)) for r in runs]
+        )
+        if evp is not None:
+            curves[key] = evp
+    if not curves:
+        return None
+    fig = _new_figure(11.0, 5.0)
+    dev_ax, test_ax = fig.subplots(1, 2)
+    handles = []
+    for i, (key, evp) in enumerate(curves.items()):
+        color = PALETTE[i % len(PALETTE)]
+        marker = "osD^v"[i // len(PALETTE) % 5]
+        n = evp["n"]
+        low = [m - sd for m, sd in zip(evp["dodge"], evp["dodge_sd"], strict=True)]
+        high = [m + sd for m, sd in zip(evp["dodge"], evp["dodge_sd"], strict=True)]
+        dev_ax.fill_between(n, low, high, color=color, alpha=0.12, linewidth=0)
+        dev_ax.plot(n, evp["dodge"], color=color, linestyle="--", linewidth=1.2)
+        label = f"{wrap_label(str(configs[key][0]['config_label']), 40)} (N={evp['n_runs']})"
+        (line,) = dev_ax.plot(n, evp["unbiased"], color=color, marker=marker, markersize=4, linewidth=2, label=label)
+        handles.append(line)
+        if evp["test_at_best_dev"]:
+            test_ax.plot(n, evp["test_at_best_dev"], color=color, marker=marker, markersize=4, linewidth=2)
+    for ax in (dev_ax, test_ax):
+        ax.set_xlabel("n runs (seeds)")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(color="0.9", linewidth=0.8)
+    metric = _metric_name(members)
+    dev_ax.set_ylabel(f"expected best dev {metric}")
+    dev_ax.set_title("E[max dev] among n runs", fontsize=10)
+    test_ax.set_ylabel(f"expected test {metric}")
+    test_ax.set_title("E[test] of the run with the best dev among n", fontsize=10)
+    style = [
+        Line2D([], [], color="0.3", linewidth=2, label="unbiased (order statistics)"),
+        Line2D([], [], color="0.3", linewidth=1.2, linestyle="--", label="Dodge et al. 2019, ±1 sd band"),
+    ]
+    dev_ax.legend(handles=style, loc="lower right", fontsize=8, framealpha=0.8)
+    fig.legend(handles=handles, loc="outside lower center", ncols=min(3, len(handles)), fontsize=8, frameon=False)
+    fig.suptitle(f"{task}: expected validation performance, {_seed_count_text(configs)}")
+    return _save(fig, path)
+
+
+def plot_evp(results: list[dict[str, Any]], out_dir: Path) -> list[Path]:
+    """Per task, evp_<task>.png: what a budget of n seeds buys, one curve per configuration."""
+    paths = [_plot_evp(task, members, Path(out_dir) / f"evp_{slugify(task)}.png")
+             for task, members in _group(results, "task").items()]  # fmt: skip
+    return [p for p in paths if p is not None]
 
 
 def _plot_curves(runs: list[dict[str, Any]], path: Path) -> Path:
@@ -277,5 +368,5 @@ def plot_dev_curves(results: list[dict[str, Any]], out_dir: Path) -> list[Path]:
 
 
 def write_plots(results: list[dict[str, Any]], out_dir: Path) -> list[Path]:
-    """All figures for a set of results (score strips per task, then dev curves per configuration)."""
-    return plot_seed_scores(results, out_dir) + plot_dev_curves(results, out_dir)
+    """All figures for a set of results (score strips and EVP per task, then dev curves per configuration)."""
+    return plot_seed_scores(results, out_dir) + plot_evp(results, out_dir) + plot_dev_curves(results, out_dir)

@@ -162,7 +162,7 @@ def apply_strategy(
         )
     pooler = layers.pooler if layers.pooler is not None else extra_pooler
     if knobs["reinit_pooler"] and pooler is None:
-        raise ConfigError("strategy.reinit_pooler", f"{model} has no pooler and the head gives none; use false")
+        notes.append(f"reinit_pooler: no pooler in use ({model} with this model.pooling); nothing to re-initialise")
 
     # Units in order embeddings, blocks bottom to top, pooler, head: (name, module, lr).
     units: list[tuple[str, list[nn.Module], float]] = [("embeddings", layers.embeddings, lr * xi ** (n_blocks + 1))]

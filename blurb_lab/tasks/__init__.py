@@ -6,7 +6,7 @@ from typing import Any
 
 from blurb_lab.errors import ConfigError
 from blurb_lab.tasks.base import TaskType
-from blurb_lab.tasks.sequence import Classification, MultiLabel, PairRegression
+from blurb_lab.tasks.sequence import BiEncoderRegression, Classification, MultiLabel, PairRegression
 from blurb_lab.tasks.token import TokenClassification
 
 TASK_TYPES: dict[str, type[TaskType]] = {
@@ -21,4 +21,6 @@ TASK_TYPES: dict[str, type[TaskType]] = {
 def get_task_type(cfg: Any) -> TaskType:
     if cfg.type not in TASK_TYPES:
         raise ConfigError("task.type", f"unknown task type '{cfg.type}'; allowed: {', '.join(TASK_TYPES)}")
+    if cfg.type == "sentence_pair_regression" and cfg.get("pair_encoding", "cross") == "bi":
+        return BiEncoderRegression(cfg)
     return TASK_TYPES[cfg.type](cfg)

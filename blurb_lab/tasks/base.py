@@ -23,6 +23,8 @@ Feature = dict[str, Any]
 class TaskType:
     """Base class; subclasses fill in records, encoding, head, loss and prediction handling."""
 
+    sequence_level = True  # one prediction per record (pooled), not per token
+
     def __init__(self, cfg: Any) -> None:
         self.cfg = cfg
         self.labels: list[str] = list(cfg.labels or [])
@@ -41,6 +43,18 @@ class TaskType:
         """Raw text, for building the vocabulary of random-init models."""
         raise NotImplementedError
 
+    def fit(self, train: list[Record]) -> None:
+        """Learn what the task needs from the train split before the head is built (target scale)."""
+
+    def describe(self) -> dict[str, Any]:
+        """How this run encodes inputs and targets, for results.json."""
+        return {}
+
+    @property
+    def encoding_tag(self) -> str:
+        """What, besides the tokenizer and the records, decides the cached tokenisation."""
+        return type(self).__name__
+
     # --- features ------------------------------------------------------------------------------
     def encode(self, records: list[Record], tokenizer: Any, max_len: int) -> dict[str, list]:
         """Tokenise a split (the expensive, cached part). Plain lists, so the cache needs no pickle."""
@@ -54,8 +68,13 @@ class TaskType:
         raise NotImplementedError
 
     # --- model ---------------------------------------------------------------------------------
-    def build_head(self, hidden: int, dropout: float, own_pooler: bool, init_std: float) -> nn.Module:
+    def build_head(self, hidden: int, dropout: float, pooling: str, own_pooler: bool, init_std: float) -> nn.Module:
+        """The task's head over the encoder; `own_pooler`: pooling=pooler but the encoder has none."""
         raise NotImplementedError
+
+    def forward(self, encoder: nn.Module, head: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        inputs = {k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in batch}
+        return head(encoder(**inputs), batch["attention_mask"])
 
     def loss(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         raise NotImplementedError

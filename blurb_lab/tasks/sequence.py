@@ -1,31 +1,35 @@
-"""Sequence-level task types: one prediction per text or text pair, from the [CLS] position."""
+"""Sequence-level task types: one prediction per text or text pair, from the pooled sequence
+(model.pooling: the encoder's pooler, the [CLS] state, or the mean of the last layer)."""
 
 from __future__ import annotations
 
+import statistics
 from typing import Any
 
 import torch
 from torch import nn
 
 from blurb_lab.data.readers import Record
+from blurb_lab.models.pooling import Pooling
 from blurb_lab.tasks.base import Feature, TaskType, attention_mask, init_linear, pad
 
 
 class SequenceHead(nn.Module):
-    """Pooler (the encoder's own when it has one, else a fresh dense+tanh) -> dropout -> linear."""
+    """Pooling (model.pooling) -> dropout -> linear."""
 
-    def __init__(self, hidden: int, n_out: int, dropout: float, own_pooler: bool) -> None:
+    def __init__(self, hidden: int, n_out: int, dropout: float, pooling: str, own_pooler: bool) -> None:
         super().__init__()
-        self.pooler = nn.Sequential(nn.Linear(hidden, hidden), nn.Tanh()) if own_pooler else None
+        self.pool = Pooling(pooling, hidden, own_pooler)
         self.dropout = nn.Dropout(dropout)
         self.out = nn.Linear(hidden, n_out)
 
-    def forward(self, outputs: Any) -> torch.Tensor:
-        if self.pooler is None:
-            pooled = outputs.pooler_output
-        else:
-            pooled = self.pooler(outputs.last_hidden_state[:, 0])
-        return self.out(self.dropout(pooled))
+    @property
+    def pooler(self) -> nn.Module | None:
+        """The head's own pooler (encoders without one), which the strategies treat as the pooler."""
+        return self.pool.pooler
+
+    def forward(self, outputs: Any, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.out(self.dropout(self.pool(outputs, attention_mask)))
 
 
 class SequenceTask(TaskType):
@@ -74,17 +78,45 @@ class SequenceTask(TaskType):
             out["token_type_ids"] = pad([f["token_type_ids"] for f in batch], 0)
         return out
 
-    def build_head(self, hidden: int, dropout: float, own_pooler: bool, init_std: float) -> nn.Module:
-        head = SequenceHead(hidden, self.n_outputs(), dropout, own_pooler)
+    def build_head(self, hidden: int, dropout: float, pooling: str, own_pooler: bool, init_std: float) -> nn.Module:
+        head = SequenceHead(hidden, self.n_outputs(), dropout, pooling, own_pooler)
         init_linear(head, init_std)
         return head
 
 
 class PairRegression(SequenceTask):
-    """Sentence-pair similarity scored as a real number (BIOSSES): MSE loss, Pearson."""
+    """Sentence-pair similarity scored as a real number (BIOSSES), cross-encoded: MSE loss, Pearson.
+
+    A zero-started head trained with MSE on raw 0-4 labels spends its few steps crawling toward
+    the label mean and predicts a near-constant (DESIGN.md), so by default it trains on z-scores
+    of the train labels (`task.target_scaling=standardize`) and maps predictions back before
+    scoring; with `none`, the output bias starts at the train mean instead.
+    """
+
+    center, scale = 0.0, 1.0  # targets are trained as (y - center) / scale
 
     def n_outputs(self) -> int:
         return 1
+
+    def fit(self, train: list[Record]) -> None:
+        values = [self.gold(r) for r in train]
+        mean = statistics.fmean(values)
+        if self.cfg.target_scaling == "standardize":
+            std = statistics.pstdev(values) if len(values) > 1 else 0.0
+            self.center, self.scale = mean, std if std > 0 else 1.0
+        self.train_mean = mean
+
+    def describe(self) -> dict[str, Any]:
+        return {"target_scaling": {"mode": self.cfg.target_scaling, "center": self.center, "scale": self.scale}}
+
+    def build_head(self, hidden: int, dropout: float, pooling: str, own_pooler: bool, init_std: float) -> nn.Module:
+        head = super().build_head(hidden, dropout, pooling, own_pooler, init_std)
+        if self.cfg.target_scaling == "none":
+            nn.init.constant_(head.out.bias, self.train_mean)
+        return head
+
+    def target(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return (batch["target"].float() - self.center) / self.scale
 
     def gold(self, record: Record) -> float:
         value = record.get(self.cfg.label_field)
@@ -96,10 +128,10 @@ class PairRegression(SequenceTask):
             raise self.fail(record, f"label {value!r} is not a number") from None
 
     def loss(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        return nn.functional.mse_loss(logits.squeeze(-1).float(), batch["target"].float())
+        return nn.functional.mse_loss(logits.squeeze(-1).float(), self.target(batch))
 
     def decode(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> list[Any]:
-        return logits.squeeze(-1).float().tolist()
+        return (logits.squeeze(-1).float() * self.scale + self.center).tolist()
 
     def metric_inputs(self, predictions: list[Any], golds: list[Any]) -> tuple[Any, Any]:
         return torch.tensor(predictions, dtype=torch.float32), torch.tensor(golds, dtype=torch.float32)
@@ -168,3 +200,66 @@ class MultiLabel(SequenceTask):
             raise ValueError(f"unknown labels {unknown}; allowed: {', '.join(self.labels)}")
         chosen = {self.label_index[str(v)] for v in value}
         return [int(i in chosen) for i in range(len(self.labels))]
+
+
+class BiHead(nn.Module):
+    """Siamese scoring: pool each sentence alone, score the cosine of the two vectors."""
+
+    def __init__(self, hidden: int, pooling: str, own_pooler: bool) -> None:
+        super().__init__()
+        self.pool = Pooling(pooling, hidden, own_pooler)
+
+    @property
+    def pooler(self) -> nn.Module | None:
+        return self.pool.pooler
+
+    def forward(self, a: tuple[Any, torch.Tensor], b: tuple[Any, torch.Tensor]) -> torch.Tensor:
+        return nn.functional.cosine_similarity(self.pool(*a), self.pool(*b), dim=-1).unsqueeze(-1)
+
+
+class BiEncoderRegression(PairRegression):
+    """Sentence-pair similarity, bi-encoded (`task.pair_encoding=bi`): each sentence is encoded
+    alone by the shared encoder and the pair scores the cosine of the two pooled vectors, trained
+    with MSE against labels mapped from `task.label_range` onto [0, 1] and mapped back to score.
+
+    It is how sentence-embedding models such as all-MiniLM-L6-v2 were trained, so fine-tuning
+    starts from their zero-shot cosine score instead of a fresh head.
+    """
+
+    def fit(self, train: list[Record]) -> None:
+        low, high = self.cfg.label_range
+        self.center, self.scale = float(low), float(high) - float(low)
+
+    def describe(self) -> dict[str, Any]:
+        return {"target_scaling": {"mode": "label_range", "center": self.center, "scale": self.scale}}
+
+    @property
+    def encoding_tag(self) -> str:
+        return "bi"
+
+    def encode(self, records: list[Record], tokenizer: Any, max_len: int) -> dict[str, list]:
+        first, second = self.cfg.text_fields
+        a = tokenizer([r[first] for r in records], truncation=True, max_length=max_len)
+        b = tokenizer([r[second] for r in records], truncation=True, max_length=max_len)
+        return {"input_ids": list(a["input_ids"]), "input_ids_b": list(b["input_ids"])}
+
+    def collate(self, batch: list[Feature], pad_id: int) -> dict[str, torch.Tensor]:
+        out = {"index": torch.tensor([f["index"] for f in batch]), "target": torch.tensor([f["target"] for f in batch])}
+        for suffix in ("", "_b"):
+            ids = pad([f[f"input_ids{suffix}"] for f in batch], pad_id)
+            widths = [len(f[f"input_ids{suffix}"]) for f in batch]
+            mask = (torch.arange(ids.shape[1]).unsqueeze(0) < torch.tensor(widths).unsqueeze(1)).long()
+            out[f"input_ids{suffix}"], out[f"attention_mask{suffix}"] = ids, mask
+        return out
+
+    def build_head(self, hidden: int, dropout: float, pooling: str, own_pooler: bool, init_std: float) -> nn.Module:
+        head = BiHead(hidden, pooling, own_pooler)
+        init_linear(head, init_std)
+        return head
+
+    def forward(self, encoder: nn.Module, head: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        sides = []
+        for suffix in ("", "_b"):
+            mask = batch[f"attention_mask{suffix}"]
+            sides.append((encoder(input_ids=batch[f"input_ids{suffix}"], attention_mask=mask), mask))
+        return head(*sides)

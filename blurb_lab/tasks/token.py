@@ -24,11 +24,13 @@ class TokenHead(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.out = nn.Linear(hidden, n_out)
 
-    def forward(self, outputs: Any) -> torch.Tensor:
+    def forward(self, outputs: Any, attention_mask: torch.Tensor) -> torch.Tensor:
         return self.out(self.dropout(outputs.last_hidden_state))
 
 
 class TokenClassification(TaskType):
+    sequence_level = False
+
     @property
     def tokens_field(self) -> str:
         return self.cfg.text_fields[0]
@@ -101,7 +103,7 @@ class TokenClassification(TaskType):
             "word_mask": word_mask,
         }
 
-    def build_head(self, hidden: int, dropout: float, own_pooler: bool, init_std: float) -> nn.Module:
+    def build_head(self, hidden: int, dropout: float, pooling: str, own_pooler: bool, init_std: float) -> nn.Module:
         head = TokenHead(hidden, len(self.labels), dropout)
         init_linear(head, init_std)
         return head
