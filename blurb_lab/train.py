@@ -284,12 +284,10 @@ def _run(cfg: DictConfig, output_dir: Path, overrides: list[str]) -> dict[str, A
     if trainer.is_global_zero:
         write_predictions(output_dir / "predictions_test.jsonl", task_type, splits["test"], module.test_predictions)
     trivial = prepared.references["trivial_dev_score"]
-    if module.diverged_at is not None:
-        status = "diverged"
-    elif task_type.is_failed(best.best_score, trivial):
-        status = "failed"
-    else:
-        status = "ok"
+    trivial_loss = task_type.trivial_loss(splits["train"])
+    final_loss = module.train_loss_curve[-1] if module.train_loss_curve else None
+    failed = task_type.is_failed(best.best_score, trivial)
+    status, failure = run_status(module.diverged_at, failed, final_loss, trivial_loss)
     if cfg.logger.wandb and is_rank_zero():
         summary = loggers[-1].experiment.summary
         summary[f"best_dev/{cfg.task.metric}"] = best.best_score
@@ -318,6 +316,10 @@ def _run(cfg: DictConfig, output_dir: Path, overrides: list[str]) -> dict[str, A
         "best_epoch": best.best_epoch,
         "dev_curve": module.dev_curve,
         "diverged_at_step": module.diverged_at,
+        "failure_kind": failure,
+        "final_train_loss": final_loss,
+        "trivial_train_loss": trivial_loss,
+        "train_loss_curve": module.train_loss_curve,
         "epochs": trainer.current_epoch,
         "added_special_tokens": added_tokens,
         "n_trainable_params": plan.n_trainable,
@@ -332,6 +334,20 @@ def _run(cfg: DictConfig, output_dir: Path, overrides: list[str]) -> dict[str, A
         "wall_time_s": round(time.time() - started, 3),
         "versions": versions(),
     }
+
+
+def run_status(
+    diverged_at: int | None, failed: bool, final_loss: float | None, trivial_loss: float
+) -> tuple[str, str | None]:
+    """(status, failure_kind): a failed run either never optimised (its final training loss is not
+    below the constant predictor's) or optimised but did not generalise (Mosbach et al. 2021)."""
+    if diverged_at is not None:
+        return "diverged", "diverged"
+    if not failed:
+        return "ok", None
+    if final_loss is None or not math.isfinite(final_loss) or final_loss >= trivial_loss:
+        return "failed", "no_optimisation"
+    return "failed", "no_generalisation"
 
 
 def write_results(output_dir: Path, results: dict[str, Any]) -> None:

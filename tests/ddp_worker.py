@@ -24,3 +24,37 @@ def evaluate_fixed(task: str, data_root: str, out: str, devices: int) -> None:
     if is_rank_zero():
         score = float(trainer.callback_metrics[f"test/{cfg.task.metric}"])
         Path(out).write_text(json.dumps({"score": score, "predictions": prepared.module.test_predictions}))
+
+
+def score_counts(out: str) -> None:
+    """Score the same gathered predictions on every rank, recording the counts compute() sees."""
+    import torch
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo")  # as Lightning's DDP has it during evaluation
+
+    from blurb_lab.distributed import is_rank_zero
+    from blurb_lab.metrics.classification import Accuracy
+
+    seen: list[int] = []
+    original = Accuracy.compute
+
+    def spy(self: Accuracy) -> torch.Tensor:
+        seen.append(int(self.total))  # under a torchmetrics sync this is world_size x 5
+        return original(self)
+
+    Accuracy.compute = spy  # before build_metric: torchmetrics wraps compute when it is constructed
+    with initialize_config_dir(config_dir=_config_dir(), version_base="1.3"):
+        task_cfg = compose(config_name="config", overrides=["task=pubmedqa"]).task
+    from blurb_lab.tasks import get_task_type
+
+    score = get_task_type(task_cfg).score([0, 1, 2, 0, 1], [0, 1, 2, 2, 2])
+    if is_rank_zero():
+        Path(out).write_text(json.dumps({"score": score, "total_seen": seen}))
+    dist.destroy_process_group()
+
+
+def _config_dir() -> str:
+    from blurb_lab.cli import CONFIG_DIR
+
+    return CONFIG_DIR

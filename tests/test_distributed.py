@@ -9,7 +9,7 @@ import pytest
 
 from blurb_lab.distributed import spawn_ranks
 from tests.conftest import make_task_fixtures, run_cli
-from tests.ddp_worker import evaluate_fixed
+from tests.ddp_worker import evaluate_fixed, score_counts
 
 
 @pytest.mark.parametrize("task", ["ncbi_disease", "biosses"])
@@ -39,3 +39,13 @@ def test_ddp_inside_a_multirun_gives_one_job_dir_per_seed(tmp_path: Path):
     assert len(list((tmp_path / "sweep").glob("*/results.json"))) == 2
     assert len(list(tmp_path.glob("**/multirun.yaml"))) == 1  # no nested sweep
     assert len((tmp_path / "sweep" / "0" / "predictions_test.jsonl").read_text().splitlines()) == 4
+
+
+def test_metric_states_are_not_reduced_again_after_the_gather(tmp_path: Path):
+    """Every rank scores the gathered predictions; a torchmetrics sync on compute would count each
+    example twice under gloo (and fail under NCCL on CPU states)."""
+    out = tmp_path / "counts.json"
+    spawn_ranks(2, score_counts, str(out))
+    result = json.loads(out.read_text())
+    assert result["total_seen"] == [5]  # 5 predictions counted once, not 10
+    assert result["score"] == pytest.approx(3 / 5)

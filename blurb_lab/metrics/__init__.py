@@ -1,6 +1,9 @@
-"""BLURB's metrics as torchmetrics Metrics whose states are summed counts (exact under DDP sync).
+"""BLURB's metrics as torchmetrics Metrics whose states are summed counts.
 
-`build_metric` maps a task config's `metric` name (with its labels) to a fresh Metric.
+`build_metric` maps a task config's `metric` name (with its labels) to a fresh Metric. Under DDP the
+predictions of every rank are gathered first (blurb_lab.distributed) and each rank scores the whole
+set, so the metrics never sync: a second reduction would count every example world-size times, and
+under NCCL it would fail on the CPU tensors the states live in.
 """
 
 from __future__ import annotations
@@ -61,25 +64,26 @@ def build_metric(
 
     `strict` applies to `entity_f1` only (seqeval's strict IOB2 mode instead of conlleval's).
     """
+    local = {"sync_on_compute": False}  # scored on gathered predictions: never reduce again
     if name == "pearson":
-        return PearsonCorrCoef()
+        return PearsonCorrCoef(**local)
     if name == "entity_f1":
-        return EntityF1(strict=strict)
+        return EntityF1(strict=strict, **local)
     if name == "accuracy":
-        return Accuracy()
+        return Accuracy(**local)
     if name == "pico_macro_f1":
         names = _need_labels(name, labels)
         if all(label == "O" for label in names):
             raise ConfigError("task.labels", f"metric {name!r} needs classes besides O, got {names}")
-        return TokenMacroF1(names, ignore=["O"])
+        return TokenMacroF1(names, ignore=["O"], **local)
     if name == "multilabel_micro_f1":
-        return MultiLabelMicroF1(len(_need_labels(name, labels)))
+        return MultiLabelMicroF1(len(_need_labels(name, labels)), **local)
     if name == "micro_f1":
         names = _need_labels(name, labels)
-        return MicroF1(len(names), _negative_index(name, names, negative_label))
+        return MicroF1(len(names), _negative_index(name, names, negative_label), **local)
     if name == "positive_f1":
         names = _need_labels(name, labels)
         if len(names) != 2:
             raise ConfigError("task.labels", f"metric 'positive_f1' needs exactly two labels, got {names}")
-        return BinaryF1(positive_index=1 - _negative_index(name, names, negative_label))
+        return BinaryF1(positive_index=1 - _negative_index(name, names, negative_label), **local)
     raise ConfigError("task.metric", f"{name!r} is not a metric; allowed: {', '.join(METRICS)}")

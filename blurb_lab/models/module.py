@@ -11,6 +11,18 @@ import torch
 from torch import nn
 
 from blurb_lab.distributed import gather_predictions
+from blurb_lab.strategies.layers import find_layers
+
+
+def grad_units(encoder: nn.Module, head: nn.Module) -> list[tuple[str, list[nn.Parameter]]]:
+    """(name, parameters) of embeddings, each block, the pooler and the head, for gradient norms."""
+    layers = find_layers(encoder)
+    units = [("embeddings", [p for m in layers.embeddings for p in m.parameters()])]
+    units += [(f"block_{i:02d}", list(block.parameters())) for i, block in enumerate(layers.blocks, start=1)]
+    if layers.pooler is not None:
+        units.append(("pooler", list(layers.pooler.parameters())))
+    units.append(("head", list(head.parameters())))
+    return units
 
 
 def linear_warmup_decay(total_steps: int, warmup_steps: int):
@@ -43,7 +55,10 @@ class FineTuner(pl.LightningModule):
         self._decoded: dict[int, Any] = {}
         self.test_predictions: list[Any] = []
         self.dev_curve: list[float] = []
+        self.train_loss_curve: list[float] = []  # mean training loss per epoch
+        self._epoch_loss: list[float] = []
         self.diverged_at: int | None = None
+        self.grad_units = grad_units(encoder, head)  # before any torch.compile wraps the encoder
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         return self.task_type.forward(self.encoder, self.head, batch)
@@ -56,7 +71,22 @@ class FineTuner(pl.LightningModule):
             self.trainer.should_stop = True
             return None
         self.log("train/loss", loss, on_step=True, on_epoch=False, batch_size=len(batch["index"]))
+        self._epoch_loss.append(float(loss.detach()))
         return loss
+
+    def on_train_epoch_end(self) -> None:
+        if self._epoch_loss:
+            self.train_loss_curve.append(sum(self._epoch_loss) / len(self._epoch_loss))
+        self._epoch_loss = []
+
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        """Per-layer gradient L2 norms (Mosbach et al.: failed runs show vanishing lower-layer gradients)."""
+        if self.trainer.logger is None or self.global_step % self.trainer.log_every_n_steps:
+            return
+        for name, params in self.grad_units:
+            grads = [p.grad.detach().float().norm() for p in params if p.grad is not None]
+            if grads:
+                self.log(f"grad_norm/{name}", torch.stack(grads).norm(), on_step=True, on_epoch=False)
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         self._collect(batch)
@@ -89,8 +119,10 @@ class FineTuner(pl.LightningModule):
         return self.task_type.score(predictions, golds), predictions
 
     def configure_optimizers(self) -> dict[str, Any]:
+        # The fused kernel (CPU and CUDA) updates all tensors in one pass: on a 2-core CPU the default
+        # per-tensor loop over MiniLM's 22M parameters took about 0.3 s a step, fused about 0.05 s.
         optimizer = torch.optim.AdamW(
-            self.param_groups, lr=self.optim.lr, betas=tuple(self.optim.betas), eps=self.optim.adam_eps
+            self.param_groups, lr=self.optim.lr, betas=tuple(self.optim.betas), eps=self.optim.adam_eps, fused=True
         )
         total = max(1, int(self.trainer.estimated_stepping_batches))
         warmup = int(math.ceil(self.optim.warmup_ratio * total))

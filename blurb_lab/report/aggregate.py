@@ -233,6 +233,18 @@ def _trivial_cell(row: dict[str, Any]) -> str:
     return {True: "> trivial", False: "⚠ ≤ trivial", None: "–"}[row["beats_trivial_test"]]
 
 
+def to_seed_table(results: list[dict[str, Any]]) -> str:
+    """One line per run: its scores beside the references it must beat (printed at the end of a sweep)."""
+    lines = [
+        "| configuration | seed | status | dev | test | trivial test | zero-shot test |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in sorted(results, key=lambda r: (r.get("config_label", ""), run_sort_key(r))):
+        scores = " | ".join(_fmt(r.get(f"{k}_score")) for k in ("dev", "test", "trivial_test", "zero_shot_test"))
+        lines.append(f"| {r.get('config_label')} | {r.get('seed')} | {r.get('status')} | {scores} |")
+    return "\n".join(lines) + "\n"
+
+
 def to_markdown(rows: list[dict[str, Any]]) -> str:
     """The main table (its first ten columns as before), then intervals, references, tests, EVP, seed sources."""
     lines = [

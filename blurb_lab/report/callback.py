@@ -12,7 +12,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from blurb_lab.report import blurb_score
-from blurb_lab.report.aggregate import find_results, summarise, to_markdown, write_summary
+from blurb_lab.report.aggregate import find_results, summarise, to_markdown, to_seed_table, write_summary
 from blurb_lab.report.plots import write_plots
 
 log = logging.getLogger(__name__)
@@ -30,6 +30,8 @@ class SummaryCallback(Callback):
             return
         scores = write_summary(sweep_dir, rows, reference, aso)
         images = write_plots(results, sweep_dir)
+        print(f"\nPer seed ({sweep_dir}):\n")
+        print(to_seed_table(results))
         print(f"\nSummary over seeds ({sweep_dir}/summary.md):\n")
         print(to_markdown(rows))
         if scores:

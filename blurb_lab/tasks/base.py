@@ -125,6 +125,13 @@ class TaskType:
         score = self.score(predictions, [self.gold(r) for r in dev])
         return score if math.isfinite(score) else 0.0
 
+    def trivial_loss(self, train: list[Record]) -> float:
+        """Training loss of the best constant predictor: the entropy of the train labels (CE tasks).
+
+        A run whose final training loss is not below it never optimised (Mosbach et al. 2021).
+        """
+        return entropy([self.gold(r) for r in train])
+
     @staticmethod
     def is_failed(score: float | None, trivial: float) -> bool:
         return score is None or not math.isfinite(score) or score <= trivial + 1e-9
@@ -148,6 +155,15 @@ class TaskType:
         if key not in self.label_index:
             raise self.fail(record, f"label {label!r} not in the task's labels {self.labels}")
         return self.label_index[key]
+
+
+def entropy(labels: list[Any]) -> float:
+    """Entropy (nats) of a label distribution: the cross-entropy of predicting its frequencies."""
+    from collections import Counter
+
+    counts = Counter(labels)
+    total = sum(counts.values())
+    return -sum(c / total * math.log(c / total) for c in counts.values())
 
 
 def pad(sequences: list[list[int]], value: int) -> torch.Tensor:

@@ -11,7 +11,7 @@ from torch import nn
 
 from blurb_lab.data.readers import Record
 from blurb_lab.models.pooling import Pooling
-from blurb_lab.tasks.base import Feature, TaskType, attention_mask, init_linear, pad
+from blurb_lab.tasks.base import Feature, TaskType, attention_mask, entropy, init_linear, pad
 
 
 class SequenceHead(nn.Module):
@@ -115,6 +115,10 @@ class PairRegression(SequenceTask):
             nn.init.constant_(head.out.bias, self.train_mean)
         return head
 
+    def trivial_loss(self, train: list[Record]) -> float:
+        """MSE of the best constant (the train mean of the trained targets)."""
+        return statistics.pvariance([(self.gold(r) - self.center) / self.scale for r in train])
+
     def target(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         return (batch["target"].float() - self.center) / self.scale
 
@@ -188,6 +192,11 @@ class MultiLabel(SequenceTask):
         golds = [self.gold(r) for r in train]
         majority = [int(2 * sum(column) > len(golds)) for column in zip(*golds, strict=True)]
         return [majority] * len(dev)
+
+    def trivial_loss(self, train: list[Record]) -> float:
+        """Mean binary cross-entropy of predicting each label's train rate."""
+        columns = list(zip(*(self.gold(r) for r in train), strict=True))
+        return statistics.fmean(entropy(list(column)) for column in columns)
 
     def to_json(self, prediction: Any) -> Any:
         return [label for label, on in zip(self.labels, prediction, strict=True) if on]

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from blurb_lab.data.readers import Record
-from blurb_lab.tasks.base import Feature, TaskType, attention_mask, init_linear, pad
+from blurb_lab.tasks.base import Feature, TaskType, attention_mask, entropy, init_linear, pad
 
 IGNORE = -100
 
@@ -132,6 +132,9 @@ class TokenClassification(TaskType):
 
         majority = Counter(tag for r in train for tag in self.gold(r)).most_common(1)[0][0]  # O
         return [[majority] * len(r[self.tokens_field]) for r in dev]
+
+    def trivial_loss(self, train: list[Record]) -> float:
+        return entropy([tag for r in train for tag in self.gold(r)])
 
     def to_json(self, prediction: Any) -> Any:
         return [self.labels[i] for i in prediction]
