@@ -13,6 +13,10 @@ from pathlib import Path
 from typing import Any
 
 RESULTS_FILE = "results.json"
+# A job that ran to its end: `ok`, `failed` (no better than a trivial predictor), `diverged`, or
+# `pruned` (stopped by the Optuna pruner). `crashed`: it raised; resume runs it again.
+FINISHED_STATUSES = ("ok", "failed", "diverged", "pruned")
+CRASHED = "crashed"
 PACKAGES = ("blurb_lab", "torch", "transformers", "pytorch-lightning", "torchmetrics", "hydra-core")
 
 
@@ -68,3 +72,9 @@ def versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             out[name] = "not installed"
     return out
+
+
+def outcome(result: dict[str, Any]) -> str:
+    """A results.json's status; records written before `crashed` existed said `failed` plus an error."""
+    status = str(result.get("status"))
+    return CRASHED if status == "failed" and result.get("error") else status

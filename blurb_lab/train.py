@@ -23,7 +23,9 @@ from blurb_lab.errors import ConfigError
 from blurb_lab.results import RESULTS_FILE, scrub_secrets, versions, write_json, write_jsonl
 
 log = logging.getLogger(__name__)
-# Keys that name where things go, not what is computed: left out of a configuration's identity.
+# Keys that name where things go or how a launcher placed the job (its device slot, its CPU threads),
+# not what is computed: left out of a configuration's identity. Node ranks come from the environment
+# (torchrun, SLURM) and never enter the config.
 NOT_IDENTITY = (
     "seed",
     "seed_init",
@@ -37,11 +39,14 @@ NOT_IDENTITY = (
     "data.cache_dir",
     "data.num_workers",
     "trainer.enable_progress_bar",
+    "trainer.num_threads",
+    "trainer.device_slot",
 )
 
 
-def configuration_key(hparams: dict[str, Any]) -> str:
-    """Identity of a configuration without its seed: jobs with equal keys are seeds of one config."""
+def identity(hparams: dict[str, Any]) -> dict[str, Any]:
+    """The part of resolved hparams that defines a configuration: NOT_IDENTITY keys dropped, and a
+    list of device ids reduced to its length (which GPU ran a job is not what it computed)."""
     import copy
 
     reduced = copy.deepcopy(hparams)
@@ -51,7 +56,26 @@ def configuration_key(hparams: dict[str, Any]) -> str:
         for part in parents:
             node = node.get(part, {})
         node.pop(leaf, None)
-    return fingerprint(reduced)
+    trainer = reduced.get("trainer", {})
+    if isinstance(trainer.get("devices"), list):
+        trainer["devices"] = len(trainer["devices"])
+    return reduced
+
+
+def configuration_key(hparams: dict[str, Any]) -> str:
+    """Identity of a configuration without its seed: jobs with equal keys are seeds of one config."""
+    return fingerprint(identity(hparams))
+
+
+def first_difference(old: Any, new: Any, prefix: str = "") -> tuple[str, Any, Any] | None:
+    """(dotted key, old value, new value) of the first place two nested dicts differ, else None."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in [*new, *(k for k in old if k not in new)]:
+            found = first_difference(old.get(key), new.get(key), f"{prefix}{key}.")
+            if found is not None:
+                return found
+        return None
+    return None if old == new else (prefix.rstrip("."), old, new)
 
 
 def configuration_label(cfg: DictConfig, overrides: list[str]) -> str:
@@ -77,12 +101,19 @@ def quiet_library_noise() -> None:
 
 
 def load_splits(cfg: DictConfig, splits: tuple[str, ...] = SPLITS) -> dict[str, list[dict[str, Any]]]:
+    """The task's splits; with data.limit_train_examples, only the first N training records (dev
+    and test stay whole, so scores remain comparable)."""
     if cfg.data.source == "hub":
         hub = cfg.task.hub
         if not hub.path:
             raise ConfigError("task.hub.path", f"no hub dataset id for {cfg.task.name}; set task.hub.path=<id>")
-        return read_hub_splits(hub.path, hub.name, dict(hub.columns), dict(hub.splits), splits)
-    return read_local_splits(cfg.data.root, cfg.task.name, cfg.task.dir, cfg.task.format, splits)
+        out = read_hub_splits(hub.path, hub.name, dict(hub.columns), dict(hub.splits), splits)
+    else:
+        out = read_local_splits(cfg.data.root, cfg.task.name, cfg.task.dir, cfg.task.format, splits)
+    limit = cfg.data.limit_train_examples
+    if limit is not None and "train" in out:
+        out["train"] = out["train"][:limit]
+    return out
 
 
 def write_predictions(path: Path, task_type: Any, records: list[dict[str, Any]], predictions: list[Any]) -> None:
@@ -206,13 +237,26 @@ def prepare(cfg: DictConfig) -> Prepared:
     return Prepared(task_type, splits, datamodule, module, plan, applied, added_tokens, initialised, references)
 
 
+def trainer_devices(trainer_cfg: Any) -> Any:
+    """trainer.devices, or on a GPU trainer the GPUs of the slot a parallel launcher gave the job."""
+    from blurb_lab.parallel import slot_devices, uses_gpus, visible_gpus
+
+    slot = trainer_cfg.get("device_slot")
+    if slot is None or not uses_gpus(trainer_cfg):
+        return trainer_cfg.devices
+    return slot_devices(slot, trainer_cfg.devices, visible_gpus())
+
+
 def make_trainer(cfg: DictConfig, output_dir: Path, loggers: list[Any], callbacks: list[Any]) -> Any:
+    """The Lightning Trainer. use_distributed_sampler=False: BlurbDataModule shards every loader
+    itself (whole length-grouped batches per rank), so Lightning must not re-wrap and re-shuffle."""
     import pytorch_lightning as pl
 
     return pl.Trainer(
         accelerator=cfg.trainer.accelerator,
-        devices=cfg.trainer.devices,
+        devices=trainer_devices(cfg.trainer),
         strategy=cfg.trainer.strategy,
+        use_distributed_sampler=False,
         num_nodes=cfg.trainer.num_nodes,
         precision=cfg.trainer.precision,
         max_epochs=cfg.trainer.max_epochs,
@@ -270,28 +314,30 @@ def _run(cfg: DictConfig, output_dir: Path, overrides: list[str]) -> dict[str, A
     fit_started = time.time()
     trainer.fit(module, datamodule=datamodule)
     fit_time = time.time() - fit_started
+    pruned_at = getattr(pruning, "pruned_at", None) if module.diverged_at is None else None
 
     best.restore(module)
-    test_started = time.time()
-    test_metrics = trainer.test(module, datamodule=datamodule, verbose=False)[0]
-    test_score = float(test_metrics[f"test/{cfg.task.metric}"])
-    test_time = time.time() - test_started
+    test_score, test_time = math.nan, 0.0
+    if pruned_at is None:  # a pruned run is unfinished: it gets no test score
+        test_score, test_time = _test(trainer, module, datamodule, cfg.task.metric)
     if cfg.trainer.save_checkpoint and best.state is not None and trainer.is_global_zero:
         from safetensors.torch import save_file
 
         save_file({k: v.contiguous() for k, v in best.state.items()}, str(output_dir / "best.safetensors"))
 
-    if trainer.is_global_zero:
+    if trainer.is_global_zero and pruned_at is None:
         write_predictions(output_dir / "predictions_test.jsonl", task_type, splits["test"], module.test_predictions)
     trivial = prepared.references["trivial_dev_score"]
     trivial_loss = task_type.trivial_loss(splits["train"])
     final_loss = module.train_loss_curve[-1] if module.train_loss_curve else None
     failed = task_type.is_failed(best.best_score, trivial)
     status, failure = run_status(module.diverged_at, failed, final_loss, trivial_loss)
+    if pruned_at is not None:
+        status, failure = "pruned", None
     if cfg.logger.wandb and is_rank_zero():
         summary = loggers[-1].experiment.summary
         summary[f"best_dev/{cfg.task.metric}"] = best.best_score
-        summary[f"test/{cfg.task.metric}"] = test_score
+        summary[f"test/{cfg.task.metric}"] = test_score if math.isfinite(test_score) else None
         summary["status"] = status
         for name, value in prepared.references.items():
             summary[f"reference/{name}"] = value
@@ -314,6 +360,7 @@ def _run(cfg: DictConfig, output_dir: Path, overrides: list[str]) -> dict[str, A
         "dev_score": best.best_score if math.isfinite(best.best_score) else None,
         "test_score": test_score if math.isfinite(test_score) else None,
         "best_epoch": best.best_epoch,
+        "pruned_at_epoch": pruned_at,
         "dev_curve": module.dev_curve,
         "diverged_at_step": module.diverged_at,
         "failure_kind": failure,
@@ -334,6 +381,13 @@ def _run(cfg: DictConfig, output_dir: Path, overrides: list[str]) -> dict[str, A
         "wall_time_s": round(time.time() - started, 3),
         "versions": versions(),
     }
+
+
+def _test(trainer: Any, module: Any, datamodule: Any, metric: str) -> tuple[float, float]:
+    """(test score at the restored best-dev weights, seconds it took)."""
+    started = time.time()
+    test_metrics = trainer.test(module, datamodule=datamodule, verbose=False)[0]
+    return float(test_metrics[f"test/{metric}"]), time.time() - started
 
 
 def run_status(

@@ -58,3 +58,50 @@ def _config_dir() -> str:
     from blurb_lab.cli import CONFIG_DIR
 
     return CONFIG_DIR
+
+
+def record_train_batches(data_root: str, out: str) -> None:
+    """Fit tiny_bert twice with the same seed (two runs, 2 epochs each) and write, per rank, the
+    feature indices of every training batch it saw, and the batches one process would see."""
+    import pytorch_lightning as pl
+    import torch.distributed as dist
+
+    from blurb_lab.cli import CONFIG_DIR
+    from blurb_lab.train import make_trainer, prepare
+
+    overrides = ["task=biosses", "model=tiny_bert", f"data.root={data_root}", "data.batch_size=4", "seed=7",
+                 f"data.cache_dir={Path(out).parent / 'cache'}", "task.max_len=16", "trainer.max_epochs=2",
+                 "trainer.enable_progress_bar=false", "trainer.devices=2", "trainer.strategy=ddp"]  # fmt: skip
+
+    class Record(pl.Callback):
+        """[epoch, *feature indices] of every training batch."""
+
+        def __init__(self) -> None:
+            self.seen: list[list[int]] = []
+
+        def on_train_batch_start(self, trainer: pl.Trainer, module: pl.LightningModule, batch: dict, i: int) -> None:
+            self.seen.append([trainer.current_epoch, *batch["index"].tolist()])
+
+    runs: list[list[list[int]]] = []
+    single: list[list[list[int]]] = []
+    for _ in range(2):
+        with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+            cfg = compose(config_name="config", overrides=overrides)
+        prepared = prepare(cfg)
+        if not single:  # before the first fit starts DDP
+            single = _single_process_batches(prepared.datamodule, epochs=2)
+        record = Record()
+        trainer = make_trainer(cfg, Path(out).parent, [], [record])
+        trainer.fit(prepared.module, datamodule=prepared.datamodule)
+        runs.append(record.seen)
+    Path(f"{out}.{dist.get_rank()}").write_text(json.dumps({"runs": runs, "single": single}))
+
+
+def _single_process_batches(datamodule: object, epochs: int) -> list[list[list[int]]]:
+    """Per epoch, the feature indices of the training batches one process would see."""
+    loader = datamodule.train_dataloader()
+    out = []
+    for epoch in range(epochs):
+        loader.batch_sampler.sampler.set_epoch(epoch)  # as Lightning sets the epoch
+        out.append([batch["index"].tolist() for batch in loader])
+    return out

@@ -47,9 +47,13 @@ def test_every_option_composes_and_validates(group: str, option: str):
 def test_defaults_follow_blurb_protocol():
     cfg = compose_cfg()
     assert cfg.model.name == "minilm" and cfg.task.name == "biosses" and cfg.strategy.name == "standard"
-    assert cfg.optim.warmup_ratio == 0.1 and cfg.optim.lr == cfg.task.lr
-    assert cfg.data.batch_size == cfg.task.batch_size and cfg.trainer.max_epochs == cfg.task.epochs
-    assert cfg.seed == 1
+    assert cfg.optim.warmup_ratio == 0.1 and cfg.seed == 1 == cfg.seed_init == cfg.seed_data == cfg.seed_dropout
+    # MiniLM carries its own recipe (chosen on dev); a model without one takes the task's BLURB values.
+    recipe = cfg.model.recipe
+    assert (cfg.optim.lr, cfg.data.batch_size, cfg.trainer.max_epochs) == (recipe.lr, recipe.batch_size, recipe.epochs)
+    base = compose_cfg("model=pubmedbert_base")
+    assert base.optim.lr == base.task.lr and base.data.batch_size == base.task.batch_size
+    assert base.trainer.max_epochs == base.task.epochs
 
 
 def test_stability_presets_sweep_four_strategies_over_blurb_seed_counts():

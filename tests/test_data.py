@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from omegaconf import OmegaConf
@@ -133,3 +134,52 @@ def test_hub_ner_parquet_with_class_label_tags(tmp_path: Path, monkeypatch):
         datasets.Dataset.from_dict(rows, features=features).to_parquet(str(hub / f"{split}.parquet"))
     splits = read_hub_splits(str(hub), None, {}, {})
     assert splits["dev"][0]["ner_tags"] == ["B", "O"] and splits["test"][1]["tokens"] == ["no", "drug"]
+
+
+# --- length-grouped batches ----------------------------------------------------------------------
+
+
+class _IndexBatches:
+    """A task type whose batches are the lists of their feature indices."""
+
+    @staticmethod
+    def collate(batch: list[dict], pad_id: int) -> list[int]:
+        return [f["index"] for f in batch]
+
+
+def _stub_datamodule(lengths: list[int], batch_size: int, seed: int) -> BlurbDataModule:
+    datamodule = BlurbDataModule(_IndexBatches(), {}, SimpleNamespace(pad_token_id=0), 32, batch_size, 8, "", seed=seed)
+    datamodule.features = {"train": [{"index": i, "input_ids": [1] * n} for i, n in enumerate(lengths)]}
+    return datamodule
+
+
+LENGTHS = [(i * 7) % 30 + 1 for i in range(30)]  # 30 distinct lengths, 4 per batch: one batch of 2
+
+
+def test_length_grouped_batches_are_whole_groups_in_the_order_of_earlier_versions():
+    longest_first = sorted(range(30), key=lambda i: -LENGTHS[i])
+    groups = sorted(sorted(longest_first[k : k + 4]) for k in range(0, 30, 4))
+    for seed in (1, 2, 3):
+        batches = list(_stub_datamodule(LENGTHS, 4, seed).train_dataloader())
+        assert sorted(sorted(b) for b in batches) == groups  # no batch straddles two length groups
+    loader = _stub_datamodule(LENGTHS, 4, 3).train_dataloader()
+    flat = [i for batch in loader for i in batch]
+    assert flat[:12] == [13, 0, 11, 28, 15, 2, 27, 14, 1, 18, 3, 20]  # the example order blurb_lab always had
+    loader.batch_sampler.sampler.set_epoch(1)  # how Lightning starts an epoch
+    again = _stub_datamodule(LENGTHS, 4, 3).train_dataloader()
+    again.batch_sampler.sampler.set_epoch(1)
+    assert list(loader) == list(again) and [i for b in loader for i in b] != flat  # seeded per (seed, epoch)
+
+
+def test_under_ddp_each_rank_takes_whole_batches_and_the_same_count(monkeypatch):
+    import blurb_lab.data.sampler as sampler
+
+    everything = list(sampler.LengthGroupedBatchSampler(LENGTHS, 4, seed=5))  # 8 batches
+    per_rank = []
+    for rank in range(3):
+        monkeypatch.setattr(sampler, "_rank_and_world", lambda rank=rank: (rank, 3))
+        batches = sampler.LengthGroupedBatchSampler(LENGTHS, 4, seed=5)
+        per_rank.append(list(batches))
+        assert len(batches) == 3
+    padded = everything + everything[:1]
+    assert per_rank == [padded[0::3], padded[1::3], padded[2::3]]

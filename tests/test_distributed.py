@@ -9,7 +9,7 @@ import pytest
 
 from blurb_lab.distributed import spawn_ranks
 from tests.conftest import make_task_fixtures, run_cli
-from tests.ddp_worker import evaluate_fixed, score_counts
+from tests.ddp_worker import evaluate_fixed, record_train_batches, score_counts
 
 
 @pytest.mark.parametrize("task", ["ncbi_disease", "biosses"])
@@ -49,3 +49,18 @@ def test_metric_states_are_not_reduced_again_after_the_gather(tmp_path: Path):
     result = json.loads(out.read_text())
     assert result["total_seen"] == [5]  # 5 predictions counted once, not 10
     assert result["score"] == pytest.approx(3 / 5)
+
+
+def test_ddp_ranks_take_whole_length_grouped_batches_the_same_in_every_run(tmp_path: Path):
+    """Lightning must not re-wrap the batch sampler: rank r sees the single-process batches r, r+2, ...
+    whole (each one length group, tests/test_data.py); two runs with the same seed see the same batches."""
+    data = make_task_fixtures(tmp_path / "data", n=(22, 4, 4))  # 22 examples, batches of 4: one batch of 2
+    spawn_ranks(2, record_train_batches, str(data), str(tmp_path / "batches.json"))
+    ranks = [json.loads((tmp_path / f"batches.json.{rank}").read_text()) for rank in (0, 1)]
+    assert ranks[0]["single"] == ranks[1]["single"]
+    for rank, seen in enumerate(ranks):
+        first, second = seen["runs"]
+        assert first == second  # same seed, same batches
+        for epoch, batches in enumerate(seen["single"]):
+            assert len(batches) == 6  # 3 per rank: no padding needed
+            assert [b[1:] for b in first if b[0] == epoch] == batches[rank::2]

@@ -310,6 +310,23 @@ def test_summary_files_carry_intervals_tests_evp_and_references(tmp_path: Path) 
         assert text in markdown
 
 
+def test_pruned_and_crashed_runs_are_counted_apart_and_enter_no_statistic(tmp_path: Path) -> None:
+    finished = [result("standard", 1, 0.5, 0.6), result("standard", 2, 0.7, 0.8),
+                result("standard", 3, 0.1, 0.0, "failed", failure_kind="no_generalisation")]  # fmt: skip
+    unfinished = [result("standard", 4, None, 0.9, "pruned", pruned_at_epoch=0),
+                   result("standard", 5, None, None, "crashed", error="RuntimeError: boom"),
+                   result("standard", 6, None, None, "failed", error="ValueError: an old crash")]  # fmt: skip
+    sweep = write_results(tmp_path / "sweep", finished + unfinished)
+    (row,) = summarise(find_results([sweep]), aso=False)
+    assert (row["n"], row["n_failed"], row["n_pruned"], row["n_crashed"]) == (3, 1, 1, 2)
+    assert row["seeds"] == [1, 2, 3] and row["dev"]["max"] == pytest.approx(0.8)  # the pruned 0.9 is not in it
+    assert row["test"]["mean"] == pytest.approx(1.3 / 3) and row["failed_rate_ci"] == stats.wilson_interval(1, 3)
+    write_summary(sweep, [row], aso=False)
+    table = next(csv.DictReader(io.StringIO((sweep / "summary.csv").read_text())))
+    assert (table["n"], table["n_failed"], table["n_pruned"], table["n_crashed"]) == ("3", "1", "1", "2")
+    assert "| pruned | crashed |" in (sweep / "summary.md").read_text()
+
+
 def test_a_row_below_trivial_on_test_is_flagged(tmp_path: Path) -> None:
     results = [result("standard", s, 0.1 * s, 0.2, trivial_dev_score=0.0, trivial_test_score=0.25) for s in (1, 2, 3)]
     sweep = write_results(tmp_path / "sweep", results)

@@ -112,6 +112,7 @@ class DataConfig:
     eval_batch_size: int = 64
     num_workers: int = -1  # -1: chosen from the core count (0 on small machines)
     group_by_length: bool = True  # length-grouped training batches (seeded), less padding
+    limit_train_examples: int | None = None  # train on the first N records only (CPU-sized runs)
     cache_dir: str = ".cache/blurb_lab"
 
 
@@ -122,6 +123,9 @@ class TrainerConfig:
     strategy: str = "auto"  # auto | ddp (one job on several devices)
     num_nodes: int = 1  # multi-node DDP under SLURM or torchrun
     num_threads: int = 0  # torch CPU threads per job; 0 = all cores, split between parallel jobs
+    # Set by the parallel launcher, never by users: the job's slot, which picks its GPU(s) on GPU
+    # trainers. Where a job ran is not what it computes, so it is no part of a configuration's identity.
+    device_slot: int | None = None
     precision: str = "32-true"
     max_epochs: int = 10
     limit_train_batches: float = 1.0  # fraction (<= 1.0) or number of batches per epoch, for smoke runs
@@ -171,7 +175,7 @@ class Config:
     seed_data: int = 1
     seed_dropout: int = 1
     inspect: bool = False
-    resume: bool = False  # in a re-run sweep dir, skip every job whose results.json says ok
+    resume: bool = False  # in a re-run sweep dir, skip every job that ran to its end (all but crashed)
 
 
 def register_configs() -> None:

@@ -35,6 +35,7 @@ RULES = [
     _rule("data.eval_batch_size", lambda v: v > 0, "> 0"),
     _rule("data.num_workers", lambda v: v >= -1, ">= 0, or -1 for automatic"),
     _rule("data.source", *_one_of(("local", "hub"))),
+    _rule("data.limit_train_examples", lambda v: v is None or v > 0, "> 0, or null for all"),
     _rule("trainer.max_epochs", lambda v: v > 0, "> 0"),
     _rule(
         "trainer.limit_train_batches",

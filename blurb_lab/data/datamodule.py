@@ -8,11 +8,12 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, RandomSampler, Sampler
+import torch.distributed as dist
+from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, Sampler
 
 from blurb_lab.data.cache import cached, fingerprint
 from blurb_lab.data.readers import Record
-from blurb_lab.data.sampler import LengthGroupedSampler
+from blurb_lab.data.sampler import LengthGroupedBatchSampler
 from blurb_lab.models.loading import tokenizer_fingerprint
 from blurb_lab.tasks.base import Feature, TaskType
 
@@ -72,22 +73,29 @@ class BlurbDataModule(pl.LightningDataModule):
             for split, records in self.splits.items()
         }
 
+    def _sampler(self, features: list[Feature], shuffle: bool) -> Sampler[int] | None:
+        """Example order: seeded random for training, in order for evaluation; under DDP each rank
+        takes its share (evaluation pads with repeats, which gather_predictions drops)."""
+        distributed = dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+        if distributed:
+            return DistributedSampler(features, shuffle=shuffle, seed=self.seed)
+        if shuffle:
+            return RandomSampler(features, generator=torch.Generator().manual_seed(self.seed))
+        return None
+
     def _loader(self, split: str, batch_size: int, shuffle: bool) -> DataLoader:
+        """Lightning does not touch these samplers (the Trainer has use_distributed_sampler=False)."""
         pad_id = self.tokenizer.pad_token_id
         features = self.features[split]
-        sampler: Sampler[int] | None = None
+        common: dict[str, Any] = {
+            "collate_fn": partial(self.task_type.collate, pad_id=pad_id if pad_id is not None else 0),
+            "num_workers": self.num_workers,
+            "persistent_workers": self.num_workers > 0,
+        }
         if shuffle and self.group_by_length:
-            sampler = LengthGroupedSampler([len(f["input_ids"]) for f in features], batch_size, self.seed)
-        elif shuffle:
-            sampler = RandomSampler(features, generator=torch.Generator().manual_seed(self.seed))
-        return DataLoader(
-            features,
-            batch_size=batch_size,
-            sampler=sampler,
-            collate_fn=partial(self.task_type.collate, pad_id=pad_id if pad_id is not None else 0),
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
-        )
+            batches = LengthGroupedBatchSampler([len(f["input_ids"]) for f in features], batch_size, self.seed)
+            return DataLoader(features, batch_sampler=batches, **common)
+        return DataLoader(features, batch_size=batch_size, sampler=self._sampler(features, shuffle), **common)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", self.batch_size, shuffle=True)

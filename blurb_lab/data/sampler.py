@@ -1,8 +1,13 @@
-"""Length-grouped training order: batches of similar length waste little on padding.
+"""Length-grouped training batches: batches of similar length waste little on padding.
 
 Random chunks of `batch_size * group_batches` examples are sorted by length and cut into batches,
-and the batch order is shuffled again, so batches stay random while padding shrinks. The order
-depends only on (seed, epoch): the same seed gives the same batches on every run.
+and the batch order is shuffled again, so batches stay random while padding shrinks. The batches
+depend only on (seed, epoch): the same seed gives the same batches on every run.
+
+`LengthGroupedBatchSampler` hands those batches to the DataLoader whole, so no batch straddles two
+length groups; under DDP each rank takes whole batches (rank r: batches r, r + world, ...), padded
+with the first batches so every rank steps the same number of times. Lightning must not wrap it
+(the Trainer runs with use_distributed_sampler=False).
 """
 
 from __future__ import annotations
@@ -10,10 +15,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import torch
+import torch.distributed as dist
 from torch.utils.data import Sampler
 
 
 class LengthGroupedSampler(Sampler[int]):
+    """The flat index order (the order blurb_lab has always used), and the batches it is cut into."""
+
     def __init__(self, lengths: list[int], batch_size: int, seed: int, group_batches: int = 50) -> None:
         self.lengths = lengths
         self.batch_size = batch_size
@@ -28,12 +36,48 @@ class LengthGroupedSampler(Sampler[int]):
     def __len__(self) -> int:
         return len(self.lengths)
 
-    def __iter__(self) -> Iterator[int]:
+    def batches(self) -> list[list[int]]:
+        """This epoch's batches, in training order; only the last batch of the last chunk is short."""
         generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
         order = torch.randperm(len(self.lengths), generator=generator).tolist()
         batches: list[list[int]] = []
         for start in range(0, len(order), self.group):
             chunk = sorted(order[start : start + self.group], key=lambda i: -self.lengths[i])
             batches.extend(chunk[i : i + self.batch_size] for i in range(0, len(chunk), self.batch_size))
-        for b in torch.randperm(len(batches), generator=generator).tolist():
-            yield from batches[b]
+        return [batches[b] for b in torch.randperm(len(batches), generator=generator).tolist()]
+
+    def __iter__(self) -> Iterator[int]:
+        for batch in self.batches():
+            yield from batch
+
+
+def _rank_and_world() -> tuple[int, int]:
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+class LengthGroupedBatchSampler(Sampler[list[int]]):
+    """Whole length-grouped batches for this process (all of them without DDP)."""
+
+    def __init__(self, lengths: list[int], batch_size: int, seed: int, group_batches: int = 50) -> None:
+        # Lightning calls set_epoch on `batch_sampler.sampler`, as for torch's BatchSampler.
+        self.sampler = LengthGroupedSampler(lengths, batch_size, seed, group_batches)
+        self.batch_size = batch_size
+
+    def set_epoch(self, epoch: int) -> None:
+        self.sampler.set_epoch(epoch)
+
+    def _n_batches(self) -> int:
+        return -(-len(self.sampler.lengths) // self.batch_size)
+
+    def __len__(self) -> int:
+        _, world = _rank_and_world()
+        return -(-self._n_batches() // world)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        rank, world = _rank_and_world()
+        batches = self.sampler.batches()
+        per_rank = -(-len(batches) // world)
+        padded = batches + batches[: per_rank * world - len(batches)]
+        yield from padded[rank::world]

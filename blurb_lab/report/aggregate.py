@@ -10,9 +10,22 @@ from pathlib import Path
 from typing import Any
 
 from blurb_lab.report import stats
-from blurb_lab.results import RESULTS_FILE, atomic_write_text, write_json
+from blurb_lab.results import CRASHED, RESULTS_FILE, atomic_write_text, outcome, write_json
 
 log = logging.getLogger(__name__)
+
+
+# Runs that did not run to their end: counted in their own columns, kept out of every statistic.
+UNFINISHED = ("pruned", CRASHED)
+
+
+def identity_key(result: dict[str, Any]) -> str:
+    """The configuration a run belongs to, recomputed from its hparams with today's identity rules
+    (so runs written before a rule changed still group with new ones), else its stored config_key."""
+    from blurb_lab.train import configuration_key
+
+    hparams = result.get("hparams")
+    return configuration_key(hparams) if isinstance(hparams, dict) else result["config_key"]
 
 
 def find_results(dirs: list[Path]) -> list[dict[str, Any]]:
@@ -27,6 +40,7 @@ def find_results(dirs: list[Path]) -> list[dict[str, Any]]:
                 continue
             if "config_key" in result:
                 result["_dir"] = str(path.parent)
+                result["config_key"] = identity_key(result)
                 out.append(result)
     return out
 
@@ -92,14 +106,16 @@ def _seed_variance(members: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 def summarise(results: list[dict[str, Any]], reference: str | None = None, aso: bool = True) -> list[dict[str, Any]]:
     """One row per configuration (everything but the seeds), best mean test score first, each compared with
-    its reference configuration (see ``compare_rows``; ``aso``: also ASO eps_min when deepsig is installed)."""
+    its reference configuration (see ``compare_rows``; ``aso``: also ASO eps_min when deepsig is installed).
+    Pruned and crashed runs are counted (n_pruned, n_crashed) but enter no statistic, n included."""
     groups: dict[str, list[dict[str, Any]]] = {}
     for result in results:
         groups.setdefault(result["config_key"], []).append(result)
     rows = []
-    for key, members in groups.items():
-        members.sort(key=run_sort_key)
-        first = members[0]
+    for key, runs in groups.items():
+        runs.sort(key=run_sort_key)
+        members = [r for r in runs if outcome(r) not in UNFINISHED]
+        first = (members or runs)[0]
         n_failed = sum(r["status"] != "ok" for r in members)
         test = _stats([r.get("test_score") for r in members])
         evp = stats.expected_validation_performance([(r.get("dev_score"), r.get("test_score"), run_sort_key(r))
@@ -123,6 +139,8 @@ def summarise(results: list[dict[str, Any]], reference: str | None = None, aso: 
                 "metric": first["metric"],
                 "n": len(members),
                 "n_failed": n_failed,
+                "n_pruned": sum(outcome(r) == "pruned" for r in runs),
+                "n_crashed": sum(outcome(r) == CRASHED for r in runs),
                 "seeds": [r["seed"] for r in members],
                 "dev": _stats([r.get("dev_score") for r in members]),
                 "test": test,
@@ -194,6 +212,9 @@ def compare_rows(rows: list[dict[str, Any]], reference: str | None = None, aso: 
         if ref is row:
             row["comparison"] = {"reference": ref["config"], "reference_name": name, "verdict": "reference"}
             continue
+        if not row["n"] or not ref["n"]:  # every run pruned or crashed: nothing to test
+            row["comparison"] = {"reference": ref["config"], "reference_name": name, "verdict": "no finished runs"}
+            continue
         result = stats.compare(_keyed(row), _keyed(ref), row["n_failed"], ref["n_failed"], with_aso, n_compared)
         row["comparison"] = {"reference": ref["config"], "reference_name": name, **result}
         comparisons.append(row["comparison"])
@@ -249,8 +270,8 @@ def to_markdown(rows: list[dict[str, Any]]) -> str:
     """The main table (its first ten columns as before), then intervals, references, tests, EVP, seed sources."""
     lines = [
         "| configuration | metric | n | failed | dev mean | dev std | test mean | test std | test min | test max "
-        "| test mean 95% CI | test std 95% CI | test IQR | E[max dev] n=5 | vs trivial (test) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| test mean 95% CI | test std 95% CI | test IQR | E[max dev] n=5 | vs trivial (test) | pruned | crashed |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         d, t = r["dev"], r["test"]
@@ -258,7 +279,7 @@ def to_markdown(rows: list[dict[str, Any]]) -> str:
             f"| {r['config']} | {r['metric']} | {r['n']} | {r['n_failed']} | {_fmt(d['mean'])} | "
             f"{_fmt(d['std'])} | {_fmt(t['mean'])} | {_fmt(t['std'])} | {_fmt(t['min'])} | {_fmt(t['max'])} | "
             f"{_ci(t.get('mean_ci'))} | {_ci(t.get('std_ci'))} | {_fmt(t.get('iqr'))} | "
-            f"{_fmt(r.get('e_max_dev_n5'))} | {_trivial_cell(r)} |"
+            f"{_fmt(r.get('e_max_dev_n5'))} | {_trivial_cell(r)} | {r.get('n_pruned', 0)} | {r.get('n_crashed', 0)} |"
         )
     return (
         "\n".join(lines)
@@ -415,6 +436,8 @@ EXTRA_COLUMNS = [
     "anova_share_init",
     "anova_share_data",
     "anova_share_residual",
+    "n_pruned",
+    "n_crashed",
 ]
 
 
@@ -451,6 +474,7 @@ def extra_values(r: dict[str, Any]) -> dict[str, Any]:
         out[key] = grid.get(key)
     for factor in ("init", "data", "residual"):
         out[f"anova_share_{factor}"] = grid.get(f"share_{factor}")
+    out["n_pruned"], out["n_crashed"] = r.get("n_pruned", 0), r.get("n_crashed", 0)
     return out
 
 

@@ -41,3 +41,18 @@ class SummaryCallback(Callback):
             from blurb_lab.tracking import log_aggregate
 
             log_aggregate(config.logger, sweep_dir, rows, images)
+        exit_if_all_crashed(results, sweep_dir)
+
+
+def exit_if_all_crashed(results: list[dict[str, Any]], sweep_dir: Path) -> None:
+    """A sweep goes on past crashed jobs and exits 0; only a sweep where every job crashed (none ran
+    to its end) exits 1, with one line."""
+    import sys
+
+    from blurb_lab.results import CRASHED, outcome
+
+    if results and all(outcome(r) == CRASHED for r in results):
+        first = " ".join(str(next((r["error"] for r in results if r.get("error")), "see the job logs")).split())
+        print(f"blurb-lab: every job of the sweep crashed ({len(results)}; first: {first}) in {sweep_dir}",
+              file=sys.stderr)  # fmt: skip
+        sys.exit(1)

@@ -445,7 +445,8 @@ class BlurbOptunaSweeperImpl(Sweeper):
                 for i, n in enumerate(numbers):
                     returns[n] = rets[i * len(seeds) : (i + 1) * len(seeds)]
         except SystemExit as exc:
-            # A job's config error (blurb_lab exits 2): it would fail every trial alike, so stop here.
+            # A job that exits the process (a single-run config error exits 2; inside a sweep blurb_lab
+            # records it as `crashed` instead): it would fail every trial alike, so stop here.
             for trial in batch:
                 trial.set_user_attr("fail_reason", f"job exited with status {exc.code}")
                 self.tell(study, trial, state=TrialState.FAIL)

@@ -83,10 +83,16 @@ def pruning_callback(monitor: str) -> Any | None:
     import pytorch_lightning as pl
 
     class OptunaPruning(pl.Callback):
+        """Stops the run when its trial is pruned; `pruned_at` keeps the epoch (0-based, Optuna's
+        step), so the job records status `pruned` and skips its test."""
+
+        pruned_at: int | None = None
+
         def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
             if trainer.sanity_checking or monitor not in trainer.callback_metrics:
                 return
             if reporter.report(trainer.current_epoch, float(trainer.callback_metrics[monitor])):
                 trainer.should_stop = True
+                self.pruned_at = trainer.current_epoch
 
     return OptunaPruning()

@@ -1,0 +1,136 @@
+"""Pooling, target scaling, bi-encoded similarity, model recipes and reference scores (issue: a run
+must learn what the model can learn, and say what it has to beat)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+from transformers import AutoModel, BertConfig
+
+from blurb_lab.cli import CONFIG_DIR
+from blurb_lab.models.loading import check_pooler, load_encoder
+from blurb_lab.models.pooling import Pooling
+from blurb_lab.references import zero_shot_scores
+from blurb_lab.tasks import get_task_type
+from blurb_lab.tasks.sequence import BiEncoderRegression, PairRegression
+
+SHAPE = {"vocab_size": 50, "hidden_size": 16, "num_hidden_layers": 2, "num_attention_heads": 2,
+         "intermediate_size": 32, "max_position_embeddings": 64}  # fmt: skip
+
+
+def cfg_for(*overrides: str):
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        return compose(config_name="config", overrides=list(overrides))
+
+
+def records(labels: list[float]) -> list[dict]:
+    return [{"id": str(i), "sentence1": "a b", "sentence2": "c d", "label": y} for i, y in enumerate(labels)]
+
+
+def test_pooling_modes_read_what_they_say() -> None:
+    encoder = AutoModel.from_config(BertConfig(**SHAPE)).eval()
+    ids = torch.tensor([[2, 5, 6, 3, 0, 0], [2, 7, 3, 0, 0, 0]])
+    mask = (ids != 0).long()
+    outputs = encoder(input_ids=ids, attention_mask=mask)
+    hidden = outputs.last_hidden_state
+    mean = Pooling("mean", 16, own_pooler=False)(outputs, mask)
+    assert torch.allclose(mean[0], hidden[0, :4].mean(0), atol=1e-6)  # padding never counts
+    assert torch.allclose(mean[1], hidden[1, :3].mean(0), atol=1e-6)
+    assert torch.equal(Pooling("cls", 16, own_pooler=False)(outputs, mask), hidden[:, 0])
+    assert torch.equal(Pooling("pooler", 16, own_pooler=False)(outputs, mask), outputs.pooler_output)
+    own = Pooling("pooler", 16, own_pooler=True)
+    assert own.pooler is not None and own(outputs, mask).shape == (2, 16)
+
+
+def test_checkpoint_without_pooler_is_reported_and_warned(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    folder = tmp_path / "no-pooler-bert"
+    AutoModel.from_config(BertConfig(**SHAPE), add_pooling_layer=False).save_pretrained(folder)
+    model_cfg = OmegaConf.create({"name": "np", "source": "local", "path": str(folder), "pooling": "pooler"})
+    with caplog.at_level(logging.WARNING):
+        encoder, initialised = load_encoder(model_cfg, vocab_size=50)
+        check_pooler(model_cfg, encoder, initialised)
+    assert initialised == ["pooler.dense.bias", "pooler.dense.weight"]  # as transformers reports them
+    pooler_warnings = [r.getMessage() for r in caplog.records if "model.pooling=pooler" in r.getMessage()]
+    assert len(pooler_warnings) == 1 and "\n" not in pooler_warnings[0]
+    caplog.clear()
+    check_pooler(OmegaConf.merge(model_cfg, {"pooling": "mean"}), encoder, initialised)
+    assert not caplog.records  # mean pooling never reads the pooler: nothing to warn about
+
+
+def test_standardised_targets_train_on_z_scores_and_predict_on_the_label_scale() -> None:
+    task = get_task_type(cfg_for("task=biosses").task)
+    assert isinstance(task, PairRegression) and task.cfg.target_scaling == "standardize"
+    task.fit(records([0.0, 2.0, 4.0, 2.0]))
+    assert task.center == pytest.approx(2.0) and task.scale == pytest.approx(2**0.5)
+    batch = {"target": torch.tensor([0.0, 4.0])}
+    assert task.target(batch).tolist() == pytest.approx([-(2**0.5), 2**0.5])
+    assert task.decode(torch.tensor([[0.0], [1.0]]), batch) == pytest.approx([2.0, 2.0 + 2**0.5])
+    assert task.trivial_loss(records([0.0, 2.0, 4.0, 2.0])) == pytest.approx(1.0)
+
+
+def test_unscaled_targets_start_the_bias_at_the_train_mean() -> None:
+    task = get_task_type(cfg_for("task=biosses", "task.target_scaling=none").task)
+    task.fit(records([1.0, 3.0, 3.5]))
+    head = task.build_head(16, 0.1, "cls", own_pooler=False, init_std=0.02)
+    assert head.out.bias.item() == pytest.approx(2.5) and (task.center, task.scale) == (0.0, 1.0)
+    assert task.describe()["target_scaling"]["mode"] == "none"
+
+
+def test_bi_encoding_scores_the_cosine_of_separately_encoded_sentences() -> None:
+    cfg = cfg_for("task=biosses", "task.pair_encoding=bi")
+    task = get_task_type(cfg.task)
+    assert isinstance(task, BiEncoderRegression) and task.encoding_tag != get_task_type(cfg_for().task).encoding_tag
+    task.fit([])
+    assert (task.center, task.scale) == (0.0, 4.0)  # label_range [0, 4] onto [0, 1]
+    feats = [{"index": 0, "target": 4.0, "input_ids": [2, 5, 3], "input_ids_b": [2, 5, 3]},
+             {"index": 1, "target": 0.0, "input_ids": [2, 5, 6, 7, 3], "input_ids_b": [2, 9, 3]}]  # fmt: skip
+    batch = task.collate(feats, pad_id=0)
+    assert batch["attention_mask"].tolist() == [[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]]
+    assert batch["attention_mask_b"].tolist() == [[1, 1, 1], [1, 1, 1]]
+    encoder = AutoModel.from_config(BertConfig(**SHAPE)).eval()
+    head = task.build_head(16, 0.1, "mean", own_pooler=False, init_std=0.02)
+    cosine = task.forward(encoder, head, batch)
+    assert cosine.shape == (2, 1) and cosine[0].item() == pytest.approx(1.0, abs=1e-5)  # identical sentences
+    assert task.decode(cosine, batch)[0] == pytest.approx(4.0, abs=1e-4)
+    assert task.target(batch).tolist() == [1.0, 0.0]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "lr", "batch", "epochs"),
+    [
+        ([], 5e-5, 16, 20),  # minilm without a recipe value: the task's BLURB defaults
+        (["model.recipe.lr=1e-4", "model.recipe.epochs=7"], 1e-4, 16, 7),
+        (["model.recipe.lr=1e-4", "optim.lr=2e-5", "model.recipe.batch_size=8", "data.batch_size=32"], 2e-5, 32, 20),
+    ],
+)
+def test_model_recipe_applies_unless_the_user_sets_the_key(overrides: list[str], lr: float, batch: int, epochs: int):
+    cfg = cfg_for("task=biosses", "model=minilm", "model.recipe.lr=null", "model.recipe.batch_size=null",
+                  "model.recipe.epochs=null", *overrides)  # fmt: skip
+    assert (cfg.optim.lr, cfg.data.batch_size, cfg.trainer.max_epochs) == (lr, batch, epochs)
+
+
+def test_zero_shot_reference_is_computed_once_and_cached(tmp_path: Path) -> None:
+    from blurb_lab.models.loading import _train_wordpiece
+
+    cfg = cfg_for("task=biosses", "model=minilm")
+    task = get_task_type(cfg.task)
+    split = records([0.0, 1.0, 3.0, 4.0])
+    for i, r in enumerate(split):
+        r["sentence2"] = "a b" if r["label"] > 2 else f"x{i} y{i}"
+    splits = {"train": split, "dev": split, "test": split}
+    tokenizer = _train_wordpiece([r[f] for r in split for f in ("sentence1", "sentence2")], 100, 64)
+    encoder = AutoModel.from_config(BertConfig(**{**SHAPE, "vocab_size": len(tokenizer)})).eval()
+    model_cfg = OmegaConf.merge(cfg.model, {"pooling": "mean"})
+    first = zero_shot_scores(model_cfg, task, splits, encoder, tokenizer, str(tmp_path))
+    assert first["zero_shot_test_score"] is not None and list(tmp_path.glob("biosses-zero-shot-*.pt"))
+    torch.nn.init.normal_(encoder.embeddings.word_embeddings.weight)  # a changed model would score differently
+    assert zero_shot_scores(model_cfg, task, splits, encoder, tokenizer, str(tmp_path)) == first
+    random_model = OmegaConf.merge(model_cfg, {"source": "random"})
+    assert (
+        zero_shot_scores(random_model, task, splits, encoder, tokenizer, str(tmp_path))["zero_shot_dev_score"] is None
+    )
