@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 SEEDS   ?= 1,2,3,4,5
 
-.PHONY: install test test-slow demo stability bench lint clean
+.PHONY: install test test-slow demo stability bench gpu-check lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -48,3 +48,8 @@ stability: $(STAMP)
 # blurb_lab against a transformers Trainer script on the same work (BENCH_QUICK=1 for a short run).
 bench: $(STAMP)
 	$(BIN)/python -m blurb_lab.bench
+
+# On a machine with a CUDA GPU: determinism, bf16 speed against the Trainer, MFU, parallel seeds
+# per GPU, DDP when 2+ GPUs (writes gpu_check.json). Without CUDA it stops at once, one line.
+gpu-check: $(STAMP)
+	$(BIN)/python -m blurb_lab.gpu_check

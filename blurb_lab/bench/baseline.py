@@ -21,6 +21,7 @@ def read(path: Path) -> list[dict]:
 
 def main() -> None:
     task, root, model_dir, epochs, batch, lr, max_len, seed, out = sys.argv[1:10]
+    device = sys.argv[10] if len(sys.argv) > 10 else "cpu"  # cpu | gpu-bf16 (make gpu-check)
     epochs, batch, max_len, seed, lr = int(epochs), int(batch), int(max_len), int(seed), float(lr)
     started = time.time()
     import datasets
@@ -86,7 +87,8 @@ def main() -> None:
         logging_strategy="no",
         report_to=[],
         disable_tqdm=True,
-        use_cpu=True,
+        use_cpu=device == "cpu",
+        bf16=device == "gpu-bf16",
         dataloader_num_workers=0,
     )
     trainer = Trainer(model=model, args=args, train_dataset=data["train"], eval_dataset=data["dev"],
