@@ -136,6 +136,11 @@ def test_lr_decay_preset_three_trials_two_seeds(tmp_path: Path, data_root: Path)
     best = max(trials, key=lambda t: t.value)
     assert result["best_params"] == best.params and result["best_value"] == pytest.approx(best.value)
     assert result["best_scores"] == {"1": best.user_attrs["scores"][0], "2": best.user_attrs["scores"][1]}
+    # Expected best value among n trials: n=1 is the mean trial value, n=N the best one.
+    values = [t.value for t in trials]
+    assert result["evp"]["unbiased"][0] == pytest.approx(statistics.fmean(values))
+    assert result["evp"]["unbiased"][-1] == pytest.approx(max(values)) and len(result["evp"]["n"]) == 3
+    assert (sweep / "evp_trials.png").stat().st_size > 10_000
 
 
 def test_diverged_trial_fails_and_the_sweep_goes_on(tmp_path: Path, data_root: Path) -> None:

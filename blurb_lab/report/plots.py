@@ -299,6 +299,25 @@ def _plot_evp(task: str, members: list[dict[str, Any]], path: Path) -> Path | No
     return _save(fig, path)
 
 
+def plot_trials_evp(evp: dict[str, Any], study_name: str, path: Path) -> Path:
+    """The Optuna sweeper's curve: expected best trial value among n trials of the study."""
+    fig = _new_figure(6.0, 4.5)
+    ax = fig.subplots()
+    n = evp["n"]
+    low = [m - sd for m, sd in zip(evp["dodge"], evp["dodge_sd"], strict=True)]
+    high = [m + sd for m, sd in zip(evp["dodge"], evp["dodge_sd"], strict=True)]
+    ax.fill_between(n, low, high, color=PALETTE[0], alpha=0.12, linewidth=0)
+    ax.plot(n, evp["dodge"], color=PALETTE[0], linestyle="--", linewidth=1.2, label="Dodge et al. 2019, ±1 sd")
+    ax.plot(n, evp["unbiased"], color=PALETTE[0], marker="o", markersize=4, linewidth=2, label="unbiased")
+    ax.set_xlabel("n trials")
+    ax.set_ylabel("expected best trial value")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(color="0.9", linewidth=0.8)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.suptitle(f"{study_name}: expected best of n trials")
+    return _save(fig, path)
+
+
 def plot_evp(results: list[dict[str, Any]], out_dir: Path) -> list[Path]:
     """Per task, evp_<task>.png: what a budget of n seeds buys, one curve per configuration."""
     paths = [_plot_evp(task, members, Path(out_dir) / f"evp_{slugify(task)}.png")

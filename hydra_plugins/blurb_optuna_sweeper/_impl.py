@@ -533,8 +533,28 @@ class BlurbOptunaSweeperImpl(Sweeper):
             log.info("blurb_optuna: best trial %d value %.6g params %s", best.number, best.value, best.params)
         else:
             log.warning("blurb_optuna: no trial completed")
+        results["evp"] = trials_evp(study, self.direction, self.sweep_dir)
         OmegaConf.save(OmegaConf.create(results), self.sweep_dir / RESULTS_FILE)
         return results
+
+
+def trials_evp(study: optuna.Study, direction: Direction, out_dir: Path) -> dict[str, Any] | None:
+    """Expected best objective among n trials (Dodge et al. 2019: what a search budget buys), both
+    estimators, plus evp_trials.png; None before two trials complete. Minimised objectives are
+    negated, so the curve always reads "best so far"."""
+    from blurb_lab.report.plots import plot_trials_evp
+    from blurb_lab.report.stats import evp_dodge, evp_unbiased
+
+    sign = 1.0 if direction == Direction.maximize else -1.0
+    values = [sign * t.value for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))]
+    values = [v for v in values if math.isfinite(v)]
+    if len(values) < 2:
+        return None
+    dodge, dodge_sd = evp_dodge(values)
+    evp = {"n": list(range(1, len(values) + 1)), "unbiased": [sign * v for v in evp_unbiased(values)],
+           "dodge": [sign * v for v in dodge], "dodge_sd": dodge_sd}  # fmt: skip
+    plot_trials_evp(evp, study.study_name, out_dir / "evp_trials.png")
+    return evp
 
 
 @contextlib.contextmanager
