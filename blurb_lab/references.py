@@ -67,7 +67,7 @@ def zero_shot_scores(
             out[f"zero_shot_{split}_score"] = task_type.score(cosines, [task_type.gold(r) for r in records])
         return out
 
-    scores = cached(cache_dir, f"{task_type.cfg.name}-zero-shot", key, build)
+    scores = cached(cache_dir, f"{task_type.cfg.name}-zero-shot", key, build, what="zero-shot")
     return {f"zero_shot_{s}_score": scores.get(f"zero_shot_{s}_score") for s in EVAL_SPLITS}
 
 

@@ -31,18 +31,18 @@ def file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-def cached(cache_dir: str, name: str, key: str, build: Callable[[], Any]) -> Any:
+def cached(cache_dir: str, name: str, key: str, build: Callable[[], Any], what: str = "tokenisation") -> Any:
     """Load <cache_dir>/<name>-<key>.pt or build and store it (atomic: temp file + rename)."""
     folder = Path(cache_dir).expanduser()
     path = folder / f"{name}-{key}.pt"
     if path.is_file():
         try:
             value = torch.load(path, weights_only=True)
-            log.info("tokenisation cache hit: %s", path)
+            log.info("%s cache hit: %s", what, path)
             return value
         except Exception as exc:  # a truncated or foreign file: rebuild it
-            log.warning("tokenisation cache unreadable (%s); rebuilding %s", exc, path)
-    log.info("tokenisation cache miss: building %s", path)
+            log.warning("%s cache unreadable (%s); rebuilding %s", what, exc, path)
+    log.info("%s cache miss: building %s", what, path)
     value = build()
     folder.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
