@@ -23,12 +23,13 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from blurb_lab import tracking
-from blurb_lab.config.resolvers import PROJECT_ROOT, register_resolvers
+from blurb_lab.config.resolvers import register_resolvers
 from blurb_lab.config.schema import register_configs
 from blurb_lab.errors import BlurbLabError
+from blurb_lab.locations import config_dir
 from blurb_lab.resume import SEED_KEYS  # checked one value at a time: no rule relates a seed to another key
 
-CONFIG_DIR = str(PROJECT_ROOT / "conf")
+CONFIG_DIR = str(config_dir())  # conf/ of the checkout, or the copy inside an installed wheel
 CONFIG_NAME = "config"
 # Preflight composes at most this many combinations of the swept values (about 0.05-0.1 s each);
 # past it each value is checked alone. BLURB_LAB_PREFLIGHT_COMBINATIONS sets another cap.
@@ -330,6 +331,7 @@ def _check_data(configs: list[DictConfig]) -> None:
 def hydra_main(cfg: DictConfig) -> dict[str, Any] | None:
     from hydra.core.hydra_config import HydraConfig
 
+    from blurb_lab.results import provenance
     from blurb_lab.train import write_results
 
     hydra_cfg = HydraConfig.get()
@@ -363,7 +365,7 @@ def hydra_main(cfg: DictConfig) -> dict[str, Any] | None:
     finally:
         tracking.finish(exit_code)
     if results.get("status") != "inspected":
-        write_results(output_dir, results)
+        write_results(output_dir, {**results, "provenance": provenance()})
         log.info(
             "%s seed %s: status=%s dev %s=%s test %s=%s -> %s",
             results["config_label"], cfg.seed, results["status"], cfg.task.metric,
@@ -414,7 +416,7 @@ def _run_in_slot(cfg: DictConfig, output_dir: Path, overrides: list[str], hydra_
 
 def _crash_record(cfg: DictConfig, exc: Exception, overrides: list[str]) -> dict[str, Any]:
     """results.json of a job that raised: status `crashed` and the error; resume runs it again."""
-    from blurb_lab.results import CRASHED, scrub_secrets, versions
+    from blurb_lab.results import CRASHED, provenance, scrub_secrets, versions
     from blurb_lab.train import configuration_key, configuration_label
 
     try:
@@ -435,6 +437,7 @@ def _crash_record(cfg: DictConfig, exc: Exception, overrides: list[str]) -> dict
         "config_label": configuration_label(cfg, overrides),
         "hparams": hparams,
         "versions": versions(),
+        "provenance": provenance(),
     }
 
 

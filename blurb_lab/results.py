@@ -6,6 +6,8 @@ import json
 import os
 import platform
 import re
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterable
 from importlib import metadata
@@ -65,13 +67,66 @@ def scrub_secrets(value: Any) -> Any:
 
 
 def versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for name in PACKAGES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
+    """The versions of the packages that matter most (the `versions` key, as in older results)."""
+    return {"python": platform.python_version(), **{name: _version(name) for name in PACKAGES}}
+
+
+def provenance() -> dict[str, Any]:
+    """What made a result, so it can be traced to its code: blurb_lab's version; run from a git
+    checkout, its commit and whether the tree differed from it (`dirty`: modified, staged or
+    untracked files; null outside git); installed from a wheel, no commit; and the version of every
+    distribution the run imported (requirements.lock's, torch's and any other)."""
+    from blurb_lab.locations import source_checkout
+
+    checkout = source_checkout()
+    commit, dirty = git_state(checkout) if checkout is not None else (None, None)
+    return {
+        "blurb_lab": _version("blurb_lab"),
+        "source": "checkout" if checkout is not None else "installed",
+        "commit": commit,
+        "dirty": dirty,
+        "packages": imported_distributions(),
+    }
+
+
+def git_state(folder: Path) -> tuple[str | None, bool | None]:
+    """(HEAD commit, tree differs from it) of the git work tree holding folder; (None, None) when
+    git is missing, fails, or folder is in no repository."""
+
+    def git(*args: str) -> str | None:
+        try:  # --no-optional-locks: a status must not write the index while git runs elsewhere
+            proc = subprocess.run(["git", "--no-optional-locks", "-C", str(folder), *args],
+                                  capture_output=True, text=True, timeout=30)  # fmt: skip
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return proc.stdout if proc.returncode == 0 else None
+
+    head = git("rev-parse", "--verify", "HEAD")
+    status = git("status", "--porcelain") if head else None
+    if head is None or status is None:
+        return None, None
+    return head.strip(), bool(status.strip())
+
+
+def imported_distributions() -> dict[str, str]:
+    """{distribution: version} of every installed distribution whose modules this process imported
+    (names normalised as in requirements.lock), blurb_lab itself left out."""
+    owners = metadata.packages_distributions()
+    top_level = {name.partition(".")[0] for name in list(sys.modules)}
+    names = {_normalise(dist) for module in top_level for dist in owners.get(module, ())}
+    names.discard("blurb-lab")
+    return {name: _version(name) for name in sorted(names)}
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "not installed"
 
 
 def outcome(result: dict[str, Any]) -> str:

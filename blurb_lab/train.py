@@ -14,6 +14,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from blurb_lab import tracking
+from blurb_lab.config.resolvers import applied_recipe
 from blurb_lab.config.validate import validate
 from blurb_lab.data.cache import fingerprint
 from blurb_lab.data.checks import check_splits
@@ -355,6 +356,7 @@ def _run(cfg: DictConfig, output_dir: Path, overrides: list[str]) -> dict[str, A
         **prepared.references,
         "pooling": cfg.model.pooling if task_type.sequence_level else None,
         "pair_encoding": cfg.task.pair_encoding if cfg.task.type == "sentence_pair_regression" else None,
+        "recipe": applied_recipe(cfg),
         **task_type.describe(),
         "initialised_weights": prepared.initialised_weights,
         "dev_score": best.best_score if math.isfinite(best.best_score) else None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,12 @@ def test_sweep_writes_one_job_dir_per_seed_with_results(sweep):
         assert math.isfinite(r["test_score"]) and -1 <= r["test_score"] <= 1
         assert r["hparams"]["optim"]["lr"] > 0 and r["epochs"] == 2 and len(r["dev_curve"]) == 2
         assert {"torch", "transformers", "pytorch-lightning"} <= set(r["versions"])
+        provenance = r["provenance"]  # run from this checkout: its commit (null outside git)
+        assert provenance["source"] == "checkout" and provenance["blurb_lab"] == r["versions"]["blurb_lab"]
+        assert provenance["commit"] is None or re.fullmatch(r"[0-9a-f]{40}", provenance["commit"])
+        assert isinstance(provenance["dirty"], bool) or provenance["commit"] is None
+        assert provenance["packages"]["torch"] == r["versions"]["torch"]
+        assert provenance["packages"]["transformers"] == r["versions"]["transformers"]
         predictions = (sweep_dir / job / "predictions_test.jsonl").read_text().splitlines()
         assert len(predictions) == 8 and set(json.loads(predictions[0])) == {"id", "prediction"}
         assert (sweep_dir / job / "csv" / "metrics.csv").is_file()

@@ -48,8 +48,8 @@ def test_defaults_follow_blurb_protocol():
     cfg = compose_cfg()
     assert cfg.model.name == "minilm" and cfg.task.name == "biosses" and cfg.strategy.name == "standard"
     assert cfg.optim.warmup_ratio == 0.1 and cfg.seed == 1 == cfg.seed_init == cfg.seed_data == cfg.seed_dropout
-    # MiniLM carries its own recipe (chosen on dev); a model without one takes the task's BLURB values.
-    recipe = cfg.model.recipe
+    # MiniLM carries its own recipes (chosen on dev); a model without one takes the task's BLURB values.
+    recipe = cfg.model.recipes[-1]  # BIOSSES cross-encoded: the catch-all entry
     assert (cfg.optim.lr, cfg.data.batch_size, cfg.trainer.max_epochs) == (recipe.lr, recipe.batch_size, recipe.epochs)
     base = compose_cfg("model=pubmedbert_base")
     assert base.optim.lr == base.task.lr and base.data.batch_size == base.task.batch_size
@@ -60,10 +60,14 @@ def test_stability_presets_sweep_four_strategies_over_blurb_seed_counts():
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
         biosses = compose(config_name="config", overrides=["experiment=stability_biosses"], return_hydra_config=True)
         other = compose(config_name="config", overrides=["experiment=stability", "task=gad"], return_hydra_config=True)
+        gad = compose(config_name="config", overrides=["experiment=stability_gad"], return_hydra_config=True)
     assert biosses.hydra.mode.name == "MULTIRUN" and biosses.task.name == "biosses"
     params = biosses.hydra.sweeper.params
     assert params.strategy == "standard,freeze_lower,layerwise_decay,reinit_top" and params.seed == "range(1,11)"
     assert other.task.name == "gad" and other.hydra.sweeper.params.seed == "range(1,6)"
+    # the capped second task of `make stability`: the cap is in the config, so results.json records it
+    assert gad.task.name == "gad" and gad.hydra.sweeper.params.seed == "range(1,11)"
+    assert (gad.data.limit_train_examples, gad.trainer.max_epochs) == (1500, 1)
 
 
 def test_logger_options_combine():

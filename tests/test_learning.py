@@ -125,11 +125,9 @@ def test_minilm_ncbi_1000_sentences_one_epoch_finds_entities(tmp_path: Path) -> 
 
 @pytest.mark.slow
 @needs_shared_blurb("gad")
-@pytest.mark.xfail(
-    strict=True,
-    reason="measured with MiniLM's recipe (lr 3e-4, chosen on BIOSSES): test F1 0.675 vs trivial 0.690, final "
-    "train loss 0.670 vs the constant predictor's 0.693 (barely optimised); see README, learning gates",
-)
 def test_minilm_gad_3000_examples_one_epoch_beats_trivial(tmp_path: Path) -> None:
-    (run,) = _sweep(tmp_path, "task=gad", "data.limit_train_examples=3000", "trainer.max_epochs=1", "-m", "seed=1")
-    assert run["test_score"] > run["trivial_test_score"], run
+    # Three seeds, as the recipe was chosen: one seed's F1 on a 1-epoch budget is noise of about
+    # +-0.03 around a trivial score of 0.690 (measured at lr 1e-4: 0.682, 0.741, 0.750).
+    runs = _sweep(tmp_path, "task=gad", "data.limit_train_examples=3000", "trainer.max_epochs=1", "-m", "seed=1,2,3")
+    assert len(runs) == 3 and all(r["recipe"] and "minilm_cls_recipe" in r["recipe"] for r in runs), runs
+    assert statistics.fmean(r["test_score"] for r in runs) > runs[0]["trivial_test_score"], runs

@@ -13,6 +13,7 @@ from omegaconf import OmegaConf
 from transformers import AutoModel, BertConfig
 
 from blurb_lab.cli import CONFIG_DIR
+from blurb_lab.config.resolvers import applied_recipe
 from blurb_lab.models.loading import check_pooler, load_encoder
 from blurb_lab.models.pooling import Pooling
 from blurb_lab.references import zero_shot_scores
@@ -103,15 +104,40 @@ def test_bi_encoding_scores_the_cosine_of_separately_encoded_sentences() -> None
 @pytest.mark.parametrize(
     ("overrides", "lr", "batch", "epochs"),
     [
-        ([], 5e-5, 16, 20),  # minilm without a recipe value: the task's BLURB defaults
-        (["model.recipe.lr=1e-4", "model.recipe.epochs=7"], 1e-4, 16, 7),
-        (["model.recipe.lr=1e-4", "optim.lr=2e-5", "model.recipe.batch_size=8", "data.batch_size=32"], 2e-5, 32, 20),
+        (["model.recipes=[]"], 5e-5, 16, 20),  # no recipe: the task's BLURB defaults
+        (["model.recipes=[{lr: 1e-4, epochs: 7}]"], 1e-4, 16, 7),
+        (["model.recipes=[{lr: 1e-4, batch_size: 8}]", "optim.lr=2e-5", "data.batch_size=32"], 2e-5, 32, 20),
+        # the first matching entry applies; entries for other tasks never leak onto this one
+        (
+            ["model.recipes=[{task: gad, lr: 1e-3}, {task_types: [sequence_classification], lr: 2e-3}, {lr: 3e-4}]"],
+            3e-4,
+            16,
+            20,
+        ),
+        (["model.recipes=[{pair_encoding: bi, lr: 1e-3}, {task: biosses, lr: 2e-4, epochs: 3}]"], 2e-4, 16, 3),
+        (["task.pair_encoding=bi", "model.recipes=[{pair_encoding: bi, lr: 1e-3}, {lr: 2e-4}]"], 1e-3, 16, 20),
+        (["model.recipes=[{task_types: [sentence_pair_regression], batch_size: 4}, {lr: 2e-4}]"], 5e-5, 4, 20),
     ],
 )
 def test_model_recipe_applies_unless_the_user_sets_the_key(overrides: list[str], lr: float, batch: int, epochs: int):
-    cfg = cfg_for("task=biosses", "model=minilm", "model.recipe.lr=null", "model.recipe.batch_size=null",
-                  "model.recipe.epochs=null", *overrides)  # fmt: skip
+    cfg = cfg_for("task=biosses", "model=minilm", *overrides)
     assert (cfg.optim.lr, cfg.data.batch_size, cfg.trainer.max_epochs) == (lr, batch, epochs)
+
+
+def test_minilm_recipes_follow_the_task_kind_they_were_chosen_for() -> None:
+    lrs = {
+        (task, enc): cfg_for("model=minilm", f"task={task}", f"task.pair_encoding={enc}").optim.lr
+        for task, enc in [("biosses", "cross"), ("biosses", "bi"), ("gad", "cross"), ("hoc", "cross")]
+    }
+    recipes = cfg_for("model=minilm").model.recipes
+    assert lrs[("biosses", "bi")] == recipes[0].lr and lrs[("gad", "cross")] == lrs[("hoc", "cross")] == recipes[1].lr
+    assert lrs[("biosses", "cross")] == recipes[-1].lr and all(r.chosen_by for r in recipes)
+
+
+def test_results_credit_a_recipe_only_when_one_of_its_values_was_used() -> None:
+    assert applied_recipe(cfg_for("model=minilm", "task=gad")) == cfg_for("model=minilm").model.recipes[1].chosen_by
+    assert applied_recipe(cfg_for("model=minilm", "task=gad", "optim.lr=2e-5", "data.batch_size=32")) is None
+    assert applied_recipe(cfg_for("model=pubmedbert_base", "task=gad")) is None
 
 
 def test_zero_shot_reference_is_computed_once_and_cached(tmp_path: Path) -> None:

@@ -23,12 +23,18 @@ class RandomInitConfig:
 
 @dataclass
 class RecipeConfig:
-    """A model's own fine-tuning recipe; each value replaces the task's BLURB default unless the
-    user sets optim.lr, data.batch_size or trainer.max_epochs. null keeps the task's value."""
+    """One of a model's own fine-tuning recipes. The first entry of `model.recipes` whose match
+    fields fit the task applies; each value replaces the task's BLURB default unless the user sets
+    optim.lr, data.batch_size or trainer.max_epochs. A null value keeps the task's, a null or empty
+    match field matches any task. `chosen_by` says where the values come from (provenance)."""
 
+    task: str | None = None  # a task name
+    task_types: list[str] = field(default_factory=list)  # task.type values
+    pair_encoding: str | None = None  # cross | bi
     lr: float | None = None
     batch_size: int | None = None
     epochs: int | None = None
+    chosen_by: str = ""
 
 
 @dataclass
@@ -41,7 +47,7 @@ class ModelConfig:
     size: str = "base"  # small | base | large (the `auto` strategy reads it)
     dropout: float = 0.1
     pooling: str = "cls"  # pooler | cls | mean: how sequence-level heads read the encoder
-    recipe: RecipeConfig = field(default_factory=RecipeConfig)
+    recipes: list[RecipeConfig] = field(default_factory=list)
     random: RandomInitConfig = field(default_factory=RandomInitConfig)
 
 
