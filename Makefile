@@ -72,8 +72,8 @@ clean:
 	find multirun_outputs -mindepth 1 ! -name .gitkeep -exec rm -rf {} +
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
-# The study's comparison (4 strategies x 10 seeds) on the offline MiniLM with its recipes: BIOSSES
-# as BLURB runs it, then GAD capped to fit a CPU (conf/experiment/stability_gad.yaml); each summary
+# The study's comparison (4 strategies x BLURB's seeds) on the offline MiniLM with its recipes: BIOSSES
+# (10 seeds) as BLURB runs it, then GAD (5 seeds) capped to fit a CPU (conf/experiment/stability_gad.yaml); each summary
 # table, EVP and strip plot lands in its sweep dir. Extra overrides reach both, e.g.
 #   make stability ARGS="trainer.max_epochs=3 \"hydra.sweeper.params.seed='range(1,4)'\""
 stability: $(STAMP)

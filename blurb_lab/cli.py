@@ -23,21 +23,16 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from blurb_lab import tracking
-from blurb_lab.config.resolvers import register_resolvers
-from blurb_lab.config.schema import register_configs
+from blurb_lab.config.compose import CONFIG_DIR, CONFIG_NAME, explain_compose_error, register
 from blurb_lab.errors import BlurbLabError
-from blurb_lab.locations import config_dir
 from blurb_lab.resume import SEED_KEYS  # checked one value at a time: no rule relates a seed to another key
 
-CONFIG_DIR = str(config_dir())  # conf/ of the checkout, or the copy inside an installed wheel
-CONFIG_NAME = "config"
 # Preflight composes at most this many combinations of the swept values (about 0.05-0.1 s each);
 # past it each value is checked alone. BLURB_LAB_PREFLIGHT_COMBINATIONS sets another cap.
 MAX_COMBINATIONS = 64
 log = logging.getLogger("blurb_lab")
 
-register_resolvers()
-register_configs()
+register()
 
 # Hydra flags that take a value, and flags after which we leave everything to Hydra.
 _VALUE_FLAGS = {"--cfg", "-c", "--package", "-p", "--info", "-i"}
@@ -146,29 +141,6 @@ def _sweep_values(override: Any) -> list[str]:
     if isinstance(value, IntervalSweep):
         return [repr(value.start), repr(value.end)]
     return list(override.sweep_string_iterator())
-
-
-def explain_compose_error(exc: Exception) -> str:
-    """Hydra/OmegaConf composition errors as one line naming the key and what is allowed."""
-    from hydra.errors import MissingConfigException
-    from omegaconf.errors import OmegaConfBaseException
-
-    if isinstance(exc, MissingConfigException) and exc.missing_cfg_file:
-        group, _, option = exc.missing_cfg_file.rpartition("/")
-        options = exc.options or sorted(p.stem for p in Path(CONFIG_DIR, group).glob("*.yaml"))
-        if group:
-            return f"{group}={option}: unknown option for '{group}'; allowed: {', '.join(options)}"
-    cause: Any = exc
-    while cause.__cause__ is not None and not isinstance(cause, OmegaConfBaseException):
-        cause = cause.__cause__
-    if isinstance(cause, OmegaConfBaseException):
-        key = getattr(cause, "full_key", None) or "config"
-        message = str(cause).splitlines()[0]
-        obj = getattr(cause, "object_type", None)
-        if "not in" in message and obj is not None and hasattr(obj, "__dataclass_fields__"):
-            message += f"; allowed keys: {', '.join(obj.__dataclass_fields__)}"
-        return f"{key}: {message}"
-    return " ".join(str(exc).split())
 
 
 def preflight(argv: list[str]) -> None:
@@ -416,8 +388,8 @@ def _run_in_slot(cfg: DictConfig, output_dir: Path, overrides: list[str], hydra_
 
 def _crash_record(cfg: DictConfig, exc: Exception, overrides: list[str]) -> dict[str, Any]:
     """results.json of a job that raised: status `crashed` and the error; resume runs it again."""
+    from blurb_lab.identity import configuration_key, configuration_label
     from blurb_lab.results import CRASHED, provenance, scrub_secrets, versions
-    from blurb_lab.train import configuration_key, configuration_label
 
     try:
         hparams = scrub_secrets(OmegaConf.to_container(cfg, resolve=True))

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from blurb_lab.data.checks import check_finite, check_splits
-from blurb_lab.data.readers import read_jsonl
+from blurb_lab.data.readers import load_splits, read_jsonl
 from blurb_lab.errors import BlurbLabError, ConfigError, DataError
 from blurb_lab.results import write_json
 
@@ -23,7 +23,6 @@ OWN_KEYS = ("predictions", "split", "out")
 def evaluate(cfg: Any, predictions_path: Path, split: str = "test") -> dict[str, Any]:
     """Score one predictions file; DataError (file and line) for anything that does not match."""
     from blurb_lab.tasks import get_task_type
-    from blurb_lab.train import load_splits
 
     if split not in ("train", "dev", "test"):
         raise ConfigError("split", f"'{split}' is not a split; allowed: train, dev, test")
@@ -60,8 +59,9 @@ def evaluate(cfg: Any, predictions_path: Path, split: str = "test") -> dict[str,
 def main(argv: list[str] | None = None) -> None:
     from hydra import compose, initialize_config_dir
 
-    from blurb_lab.cli import CONFIG_DIR, CONFIG_NAME, explain_compose_error
+    from blurb_lab.config.compose import CONFIG_DIR, CONFIG_NAME, explain_compose_error, register
 
+    register()
     args = sys.argv[1:] if argv is None else argv
     own = {a.split("=", 1)[0]: a.split("=", 1)[1] for a in args if a.split("=", 1)[0] in OWN_KEYS and "=" in a}
     overrides = [a for a in args if a.split("=", 1)[0] not in OWN_KEYS]

@@ -13,6 +13,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from blurb_lab.identity import first_difference, identity
 from blurb_lab.results import FINISHED_STATUSES, RESULTS_FILE, outcome, scrub_secrets
 
 SEED_KEYS = ("seed", "seed_init", "seed_data", "seed_dropout")
@@ -41,8 +42,6 @@ def job_hparams(cfg: DictConfig) -> dict[str, Any]:
 def mismatch(result: dict[str, Any], hparams: dict[str, Any]) -> tuple[str, Any, Any] | None:
     """(key, finished job's value, asked job's value) of the first difference in configuration
     identity or seeds, else None."""
-    from blurb_lab.train import first_difference, identity
-
     stored = result.get("hparams") or {}
     found = first_difference(identity(stored), identity(hparams))
     if found is not None:

@@ -14,77 +14,16 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from blurb_lab import tracking
+from blurb_lab.callbacks import pruned_at, requested_callbacks
 from blurb_lab.config.resolvers import applied_recipe
 from blurb_lab.config.validate import validate
-from blurb_lab.data.cache import fingerprint
 from blurb_lab.data.checks import check_splits
-from blurb_lab.data.readers import SPLITS, read_hub_splits, read_local_splits
+from blurb_lab.data.readers import load_splits
 from blurb_lab.distributed import is_rank_zero
-from blurb_lab.errors import ConfigError
+from blurb_lab.identity import configuration_key, configuration_label
 from blurb_lab.results import RESULTS_FILE, scrub_secrets, versions, write_json, write_jsonl
 
 log = logging.getLogger(__name__)
-# Keys that name where things go or how a launcher placed the job (its device slot, its CPU threads),
-# not what is computed: left out of a configuration's identity. Node ranks come from the environment
-# (torchrun, SLURM) and never enter the config.
-NOT_IDENTITY = (
-    "seed",
-    "seed_init",
-    "seed_data",
-    "seed_dropout",
-    "resume",
-    "paths",
-    "logger",
-    "report",
-    "data.root",
-    "data.cache_dir",
-    "data.num_workers",
-    "trainer.enable_progress_bar",
-    "trainer.num_threads",
-    "trainer.device_slot",
-)
-
-
-def identity(hparams: dict[str, Any]) -> dict[str, Any]:
-    """The part of resolved hparams that defines a configuration: NOT_IDENTITY keys dropped, and a
-    list of device ids reduced to its length (which GPU ran a job is not what it computed)."""
-    import copy
-
-    reduced = copy.deepcopy(hparams)
-    for dotted in NOT_IDENTITY:
-        *parents, leaf = dotted.split(".")
-        node = reduced
-        for part in parents:
-            node = node.get(part, {})
-        node.pop(leaf, None)
-    trainer = reduced.get("trainer", {})
-    if isinstance(trainer.get("devices"), list):
-        trainer["devices"] = len(trainer["devices"])
-    return reduced
-
-
-def configuration_key(hparams: dict[str, Any]) -> str:
-    """Identity of a configuration without its seed: jobs with equal keys are seeds of one config."""
-    return fingerprint(identity(hparams))
-
-
-def first_difference(old: Any, new: Any, prefix: str = "") -> tuple[str, Any, Any] | None:
-    """(dotted key, old value, new value) of the first place two nested dicts differ, else None."""
-    if isinstance(old, dict) and isinstance(new, dict):
-        for key in [*new, *(k for k in old if k not in new)]:
-            found = first_difference(old.get(key), new.get(key), f"{prefix}{key}.")
-            if found is not None:
-                return found
-        return None
-    return None if old == new else (prefix.rstrip("."), old, new)
-
-
-def configuration_label(cfg: DictConfig, overrides: list[str]) -> str:
-    """A readable id: model/task/strategy plus the non-seed overrides that set other keys."""
-    base = f"{cfg.model.name}/{cfg.task.name}/{cfg.strategy.name}"
-    skip = ("model=", "task=", "strategy=", "experiment=", "hparams_search=", *NOT_IDENTITY)
-    extra = sorted(o for o in overrides if not o.lstrip("+~").startswith(skip))
-    return scrub_secrets(" ".join([base, *extra]))  # Hydra hands overrides over resolved
 
 
 def quiet_library_noise() -> None:
@@ -99,22 +38,6 @@ def quiet_library_noise() -> None:
     logging.getLogger("pytorch_lightning.utilities.rank_zero").addFilter(
         lambda record: "litlogger" not in record.getMessage()
     )
-
-
-def load_splits(cfg: DictConfig, splits: tuple[str, ...] = SPLITS) -> dict[str, list[dict[str, Any]]]:
-    """The task's splits; with data.limit_train_examples, only the first N training records (dev
-    and test stay whole, so scores remain comparable)."""
-    if cfg.data.source == "hub":
-        hub = cfg.task.hub
-        if not hub.path:
-            raise ConfigError("task.hub.path", f"no hub dataset id for {cfg.task.name}; set task.hub.path=<id>")
-        out = read_hub_splits(hub.path, hub.name, dict(hub.columns), dict(hub.splits), splits)
-    else:
-        out = read_local_splits(cfg.data.root, cfg.task.name, cfg.task.dir, cfg.task.format, splits)
-    limit = cfg.data.limit_train_examples
-    if limit is not None and "train" in out:
-        out["train"] = out["train"][:limit]
-    return out
 
 
 def write_predictions(path: Path, task_type: Any, records: list[dict[str, Any]], predictions: list[Any]) -> None:
@@ -278,76 +201,158 @@ def make_trainer(cfg: DictConfig, output_dir: Path, loggers: list[Any], callback
 
 
 def _run(cfg: DictConfig, output_dir: Path, overrides: list[str]) -> dict[str, Any]:
-    import pytorch_lightning as pl
-
-    from blurb_lab.models.module import BestWeights
-    from hydra_plugins.blurb_optuna_sweeper.reporting import pruning_callback
-
+    """One job's data flow: prepare, fit, test at the best dev epoch, then write what the run leaves."""
     started = time.time()
     quiet_library_noise()
     validate(cfg)
     prepared = prepare(cfg)
-    task_type, splits, module, plan = prepared.task_type, prepared.splits, prepared.module, prepared.plan
-    applied, added_tokens, datamodule = prepared.strategy_applied, prepared.added_tokens, prepared.datamodule
     if is_rank_zero():
-        print(plan.format_table())
+        print(prepared.plan.format_table())
     if cfg.inspect:
-        if is_rank_zero():
-            write_json(output_dir / "param_groups.json", {"strategy_applied": applied, **plan.to_json()})
-        return {"status": "inspected", "strategy_applied": applied}
-
-    monitor = f"dev/{cfg.task.metric}"
-    best = BestWeights(monitor)
+        return _inspect(output_dir, prepared)
     hparams = scrub_secrets(OmegaConf.to_container(cfg, resolve=True))
     key, label = configuration_key(hparams), configuration_label(cfg, overrides)
+    loggers = make_loggers(cfg, output_dir, label, key, hparams)
+    fitted = fit(cfg, output_dir, prepared, loggers)
+    test_score, test_time = best_test_score(fitted, prepared, cfg.task.metric)
+    save_checkpoint(cfg, output_dir, fitted)
+    write_test_predictions(output_dir, prepared, fitted)
+    outcome = judge(prepared, fitted, test_score, test_time)
+    if cfg.logger.wandb and is_rank_zero():
+        summarise_to_wandb(loggers[-1], cfg, prepared, fitted, outcome)
+    return job_results(cfg, prepared, fitted, outcome, hparams, key, label, started)
+
+
+def _inspect(output_dir: Path, prepared: Prepared) -> dict[str, Any]:
+    """inspect=true: the strategy's optimizer groups go to param_groups.json, nothing is trained."""
+    applied = prepared.strategy_applied
+    if is_rank_zero():
+        write_json(output_dir / "param_groups.json", {"strategy_applied": applied, **prepared.plan.to_json()})
+    return {"status": "inspected", "strategy_applied": applied}
+
+
+def make_loggers(cfg: DictConfig, output_dir: Path, label: str, key: str, hparams: dict[str, Any]) -> list[Any]:
+    """CSV and (rank 0 only) W&B loggers, as logger.* asks; W&B, when there, is the last one."""
+    import pytorch_lightning as pl
+
     loggers: list[Any] = []
     if cfg.logger.csv:
         loggers.append(pl.loggers.CSVLogger(save_dir=str(output_dir), name="csv", version=""))
     if cfg.logger.wandb and is_rank_zero():
         loggers.append(tracking.wandb_logger(cfg, output_dir, label, key, hparams))
-    callbacks: list[Any] = [best]
-    pruning = pruning_callback(monitor)  # None unless started by the Optuna sweeper with a pruner
-    if pruning is not None:
-        callbacks.append(pruning)
+    return loggers
+
+
+@dataclass
+class Fitted:
+    """What fit left: the trainer, the best dev epoch's weights (BestWeights) and, when a pruner
+    stopped the run, the epoch it stopped at."""
+
+    trainer: Any
+    best: Any
+    pruned_at: int | None
+    fit_time: float
+
+
+def fit(cfg: DictConfig, output_dir: Path, prepared: Prepared, loggers: list[Any]) -> Fitted:
+    """Train, keeping the best dev epoch's weights; callbacks asked for by whoever started the job
+    (the Optuna sweeper's pruning) join in."""
+    import pytorch_lightning as pl
+
+    from blurb_lab.models.module import BestWeights
+
+    monitor = f"dev/{cfg.task.metric}"
+    best = BestWeights(monitor)
+    requested = requested_callbacks(monitor)  # none unless started by the Optuna sweeper with a pruner
+    callbacks: list[Any] = [best, *requested]
     if loggers:
         callbacks.append(pl.callbacks.LearningRateMonitor(logging_interval="step"))
     trainer = make_trainer(cfg, output_dir, loggers, callbacks)
-    fit_started = time.time()
-    trainer.fit(module, datamodule=datamodule)
-    fit_time = time.time() - fit_started
-    pruned_at = getattr(pruning, "pruned_at", None) if module.diverged_at is None else None
+    started = time.time()
+    trainer.fit(prepared.module, datamodule=prepared.datamodule)
+    fit_time = time.time() - started
+    pruned = pruned_at(requested) if prepared.module.diverged_at is None else None
+    return Fitted(trainer, best, pruned, fit_time)
 
-    best.restore(module)
-    test_score, test_time = math.nan, 0.0
-    if pruned_at is None:  # a pruned run is unfinished: it gets no test score
-        test_score, test_time = _test(trainer, module, datamodule, cfg.task.metric)
-    if cfg.trainer.save_checkpoint and best.state is not None and trainer.is_global_zero:
+
+def best_test_score(fitted: Fitted, prepared: Prepared, metric: str) -> tuple[float, float]:
+    """Restore the best dev epoch's weights and test them: (score, seconds); a pruned run is
+    unfinished, so it gets no test score (NaN)."""
+    fitted.best.restore(prepared.module)
+    if fitted.pruned_at is not None:
+        return math.nan, 0.0
+    return _test(fitted.trainer, prepared.module, prepared.datamodule, metric)
+
+
+def save_checkpoint(cfg: DictConfig, output_dir: Path, fitted: Fitted) -> None:
+    """With trainer.save_checkpoint, the best dev epoch's weights as best.safetensors (rank 0)."""
+    if cfg.trainer.save_checkpoint and fitted.best.state is not None and fitted.trainer.is_global_zero:
         from safetensors.torch import save_file
 
-        save_file({k: v.contiguous() for k, v in best.state.items()}, str(output_dir / "best.safetensors"))
+        save_file({k: v.contiguous() for k, v in fitted.best.state.items()}, str(output_dir / "best.safetensors"))
 
-    if trainer.is_global_zero and pruned_at is None:
-        write_predictions(output_dir / "predictions_test.jsonl", task_type, splits["test"], module.test_predictions)
+
+def write_test_predictions(output_dir: Path, prepared: Prepared, fitted: Fitted) -> None:
+    """predictions_test.jsonl (rank 0) of a run that was tested, i.e. not pruned."""
+    if fitted.trainer.is_global_zero and fitted.pruned_at is None:
+        records, predictions = prepared.splits["test"], prepared.module.test_predictions
+        write_predictions(output_dir / "predictions_test.jsonl", prepared.task_type, records, predictions)
+
+
+@dataclass
+class Outcome:
+    """How the job ended (run_status) and the scores and losses that decided it."""
+
+    status: str
+    failure: str | None
+    test_score: float
+    test_time: float
+    final_loss: float | None
+    trivial_loss: float
+
+
+def judge(prepared: Prepared, fitted: Fitted, test_score: float, test_time: float) -> Outcome:
+    """The job's status: pruned, diverged, failed (no better than the trivial predictor) or ok."""
+    task_type, module = prepared.task_type, prepared.module
     trivial = prepared.references["trivial_dev_score"]
-    trivial_loss = task_type.trivial_loss(splits["train"])
+    trivial_loss = task_type.trivial_loss(prepared.splits["train"])
     final_loss = module.train_loss_curve[-1] if module.train_loss_curve else None
-    failed = task_type.is_failed(best.best_score, trivial)
+    failed = task_type.is_failed(fitted.best.best_score, trivial)
     status, failure = run_status(module.diverged_at, failed, final_loss, trivial_loss)
-    if pruned_at is not None:
+    if fitted.pruned_at is not None:
         status, failure = "pruned", None
-    if cfg.logger.wandb and is_rank_zero():
-        summary = loggers[-1].experiment.summary
-        summary[f"best_dev/{cfg.task.metric}"] = best.best_score
-        summary[f"test/{cfg.task.metric}"] = test_score if math.isfinite(test_score) else None
-        summary["status"] = status
-        for name, value in prepared.references.items():
-            summary[f"reference/{name}"] = value
+    return Outcome(status, failure, test_score, test_time, final_loss, trivial_loss)
+
+
+def summarise_to_wandb(logger: Any, cfg: DictConfig, prepared: Prepared, fitted: Fitted, outcome: Outcome) -> None:
+    """The run's summary in W&B: best dev and test score, status and the reference scores."""
+    summary = logger.experiment.summary
+    summary[f"best_dev/{cfg.task.metric}"] = fitted.best.best_score
+    summary[f"test/{cfg.task.metric}"] = outcome.test_score if math.isfinite(outcome.test_score) else None
+    summary["status"] = outcome.status
+    for name, value in prepared.references.items():
+        summary[f"reference/{name}"] = value
+
+
+def job_results(
+    cfg: DictConfig,
+    prepared: Prepared,
+    fitted: Fitted,
+    outcome: Outcome,
+    hparams: dict[str, Any],
+    key: str,
+    label: str,
+    started: float,
+) -> dict[str, Any]:
+    """What results.json holds."""
+    task_type, module, datamodule, plan = prepared.task_type, prepared.module, prepared.datamodule, prepared.plan
+    best, test_score = fitted.best, outcome.test_score
     return {
-        "status": status,
+        "status": outcome.status,
         "task": cfg.task.name,
         "model": cfg.model.name,
         "strategy": cfg.strategy.name,
-        "strategy_applied": applied,
+        "strategy_applied": prepared.strategy_applied,
         "seed": cfg.seed,
         "seed_init": cfg.seed_init,
         "seed_data": cfg.seed_data,
@@ -362,15 +367,15 @@ def _run(cfg: DictConfig, output_dir: Path, overrides: list[str]) -> dict[str, A
         "dev_score": best.best_score if math.isfinite(best.best_score) else None,
         "test_score": test_score if math.isfinite(test_score) else None,
         "best_epoch": best.best_epoch,
-        "pruned_at_epoch": pruned_at,
+        "pruned_at_epoch": fitted.pruned_at,
         "dev_curve": module.dev_curve,
         "diverged_at_step": module.diverged_at,
-        "failure_kind": failure,
-        "final_train_loss": final_loss,
-        "trivial_train_loss": trivial_loss,
+        "failure_kind": outcome.failure,
+        "final_train_loss": outcome.final_loss,
+        "trivial_train_loss": outcome.trivial_loss,
         "train_loss_curve": module.train_loss_curve,
-        "epochs": trainer.current_epoch,
-        "added_special_tokens": added_tokens,
+        "epochs": fitted.trainer.current_epoch,
+        "added_special_tokens": prepared.added_tokens,
         "n_trainable_params": plan.n_trainable,
         "n_frozen_params": plan.n_frozen,
         "config_key": key,
@@ -378,8 +383,8 @@ def _run(cfg: DictConfig, output_dir: Path, overrides: list[str]) -> dict[str, A
         "hparams": hparams,
         "n_train_examples": len(datamodule.features["train"]),
         "n_train_tokens": sum(len(f["input_ids"]) for f in datamodule.features["train"]),
-        "fit_time_s": round(fit_time, 3),
-        "test_time_s": round(test_time, 3),
+        "fit_time_s": round(fitted.fit_time, 3),
+        "test_time_s": round(outcome.test_time, 3),
         "wall_time_s": round(time.time() - started, 3),
         "versions": versions(),
     }

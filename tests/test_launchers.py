@@ -115,8 +115,8 @@ def _hparams(cfg) -> dict:
 def test_gpu_slots_leave_one_configuration_identity(tmp_path: Path, monkeypatch):
     """Two seeds of one configuration in two GPU slots: one key, one label (one summary row, one W&B group)."""
     import blurb_lab.parallel
+    from blurb_lab.identity import configuration_key, configuration_label
     from blurb_lab.parallel import device_slot
-    from blurb_lab.train import configuration_key, configuration_label
 
     monkeypatch.setattr(blurb_lab.parallel, "visible_gpus", lambda: 2, raising=False)
     overrides = ["trainer=gpu", "model=tiny_bert", "hydra.launcher.n_jobs=2", f"hydra.sweep.dir={tmp_path}"]

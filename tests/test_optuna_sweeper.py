@@ -26,7 +26,7 @@ from hydra_plugins.blurb_optuna_sweeper._impl import (
     grid_from_space,
 )
 from hydra_plugins.blurb_optuna_sweeper.config import Direction, Objective
-from hydra_plugins.blurb_optuna_sweeper.reporting import PRUNED_ATTR, TrialReporter, job_overrides
+from hydra_plugins.blurb_optuna_sweeper.reporting import PRUNED_ATTR, TrialReporter, job_env, job_overrides
 from tests.conftest import run_cli
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -102,12 +102,33 @@ def test_job_reports_to_its_trial_and_is_pruned(tmp_path: Path) -> None:
         good.report(0.9, epoch)
     study.tell(good, 0.9)
     bad = study.ask()
-    first, other = TrialReporter(storage, "s", bad._trial_id, 0), TrialReporter(storage, "s", bad._trial_id, 1)
+    first, other = TrialReporter(storage, "s", bad.number, 0), TrialReporter(storage, "s", bad.number, 1)
     assert other.report(0, 0.0) is False  # nothing decided yet
     assert first.report(0, 0.1) is True  # worse than the median at epoch 0
     assert other.report(0, 0.0) is True  # the other seeds stop too
     assert load(tmp_path, "s").trials[1].user_attrs[PRUNED_ATTR] == 0
-    assert all(o.startswith("++hydra.job.env_set.BLURB_OPTUNA_") for o in job_overrides(storage, "s", 1, 0))
+    assert all(o.startswith("++hydra.job.env_set.BLURB_") for o in job_overrides(storage, "s", 1, 0))
+
+
+def test_a_job_gets_the_pruning_callback_through_its_environment(tmp_path: Path, monkeypatch) -> None:
+    """blurb_lab imports no plugin: the sweeper names its callback factory in the job's environment."""
+    import pytorch_lightning as pl
+
+    from blurb_lab.callbacks import requested_callbacks
+    from blurb_lab.errors import ConfigError
+
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    study = optuna.create_study(study_name="s", storage=storage, direction="maximize")
+    study.set_user_attr("blurb_optuna_pruner", {"_target_": "optuna.pruners.MedianPruner"})
+    for key, value in job_env(storage, "s", study.ask().number, 0).items():
+        monkeypatch.setenv(key, value)
+    (callback,) = requested_callbacks("dev/pearson")
+    assert isinstance(callback, pl.Callback) and callback.pruned_at is None
+    monkeypatch.delenv("BLURB_OPTUNA_STUDY")  # not a job of a pruned sweep: the factory gives nothing
+    assert requested_callbacks("dev/pearson") == []
+    monkeypatch.setenv("BLURB_LAB_CALLBACKS", "no_such_module:factory")
+    with pytest.raises(ConfigError, match="BLURB_LAB_CALLBACKS: cannot load callback factory 'no_such_module"):
+        requested_callbacks("dev/pearson")
 
 
 # ----------------------------------------------------------------------------- real sweeps
@@ -211,10 +232,6 @@ def test_sigkill_then_rerun_resumes_the_study(tmp_path: Path, data_root: Path) -
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(
-    "pruning_callback" not in (Path(CONFIG_DIR).parent / "blurb_lab" / "train.py").read_text(),
-    reason="blurb_lab/train.py does not add hydra_plugins.blurb_optuna_sweeper.reporting.pruning_callback yet",
-)
 def test_pruner_stops_bad_trials_early(tmp_path: Path, data_root: Path) -> None:
     sweep = tmp_path / "sweep"
     proc = run_cli("-m", *FAST[:2], "trainer.max_epochs=4", "trainer.enable_progress_bar=false",

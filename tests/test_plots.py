@@ -79,11 +79,53 @@ def test_write_plots_files_are_real_pngs_and_deterministic(tmp_path: Path) -> No
         assert a.read_bytes() == b.read_bytes(), f"{a.name} differs between runs"
 
 
-def test_failed_runs_are_red(tmp_path: Path) -> None:
-    """The biosses plot has a hollow red marker (the diverged run); bc5chem's failed run has no score to draw."""
-    paths = {p.name: p for p in write_plots(fake_results(), tmp_path)}
-    red = lambda img: np.any((img[..., 0] > 0.75) & (img[..., 1] < 0.3) & (img[..., 2] < 0.3))
-    assert red(imread(paths["scores_biosses.png"]))
+def drawn_points(monkeypatch: pytest.MonkeyPatch, results: list[dict[str, Any]], out: Path) -> dict[str, list]:
+    """Per written file, the scatter points of its figure as (x, y, hollow, edge colour), read from the
+    figure's matplotlib objects just before it is saved."""
+    from matplotlib.colors import to_hex
+
+    from blurb_lab.report import plots
+
+    seen: dict[str, list] = {}
+    save = plots._save
+
+    def spy(fig: Any, path: Path) -> Path:
+        points = []
+        for ax in fig.axes:
+            for collection in ax.collections:
+                faces, edges = collection.get_facecolors(), collection.get_edgecolors()
+                for i, (x, y) in enumerate(collection.get_offsets()):
+                    hollow = len(faces) == 0 or faces[i % len(faces)][3] == 0
+                    edge = to_hex(edges[i % len(edges)]) if len(edges) else None
+                    points.append((float(x), float(y), hollow, edge))
+        seen[path.name] = points
+        return save(fig, path)
+
+    monkeypatch.setattr(plots, "_save", spy)
+    plots.write_plots(results, out)
+    return seen
+
+
+def test_score_plot_draws_every_scored_run_and_failed_ones_hollow_red(tmp_path: Path, monkeypatch) -> None:
+    """Each finite test score is one point at its value, in its configuration's column (best mean first:
+    reinit_top, full, lora); the diverged run is a hollow red ring; bc5chem's run without a score is absent."""
+    from blurb_lab.report.plots import FAILED_COLOR
+
+    results = fake_results()
+    points = drawn_points(monkeypatch, results, tmp_path)
+    for task, columns in (("biosses", ["reinit_top", "full", "lora"]), ("bc5chem", ["full", "lora"])):
+        drawn = points[f"scores_{task}.png"]
+        assert all(abs(x - round(x)) <= 0.15 for x, _, _, _ in drawn)  # jitter keeps a point in its column
+        for column, strategy in enumerate(columns):
+            scored = [r for r in results if r["test_score"] is not None]
+            runs = [r for r in scored if (r["task"], r["strategy"]) == (task, strategy)]
+            shown = sorted((y, hollow, edge == FAILED_COLOR) for x, y, hollow, edge in drawn if round(x) == column)
+            expected = sorted((r["test_score"], r["status"] != "ok", r["status"] != "ok") for r in runs)
+            assert [s[1:] for s in shown] == [e[1:] for e in expected], (task, strategy)
+            assert [s[0] for s in shown] == pytest.approx([e[0] for e in expected]), (task, strategy)
+    (failed,) = [p for p in points["scores_biosses.png"] if p[2]]
+    assert failed[1] == pytest.approx(0.1) and failed[3] == FAILED_COLOR
+    assert not [p for p in points["scores_bc5chem.png"] if p[2]]  # its failed run has no score to draw
 
 
 def test_empty_results_write_nothing(tmp_path: Path) -> None:

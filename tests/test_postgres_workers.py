@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import json
 import os
 import shutil
 import socket
@@ -102,4 +103,17 @@ def test_two_workers_share_one_postgres_study(tmp_path: Path, postgres_url: str)
     assert not [t for t in study.trials if t.state == TrialState.RUNNING]
     jobs = list(tmp_path.glob("worker*/*/results.json"))
     assert len(jobs) == 4  # each trial's one seed ran exactly once, in one of the two workers
-    assert run_cli("report", "worker0", cwd=tmp_path).returncode in (0, 2)  # a worker may have run none
+
+    # The report over both workers' dirs holds the whole study: 4 configurations (one per trial), 1 run each.
+    merged = run_cli("report", "worker0", "worker1", "--out", "merged", cwd=tmp_path)
+    assert merged.returncode == 0, merged.stderr[-3000:]
+    rows = json.loads((tmp_path / "merged" / "summary.json").read_text())["configurations"]
+    keys = sorted(json.loads(p.read_text())["config_key"] for p in jobs)
+    assert sorted(row["config_key"] for row in rows) == keys and {row["n"] for row in rows} == {1}
+    # One worker's dir alone: its own jobs, or, when the other worker took every trial, exit 2 saying so.
+    for worker in ("worker0", "worker1"):
+        proc = run_cli("report", worker, cwd=tmp_path)
+        if list((tmp_path / worker).glob("*/results.json")):
+            assert proc.returncode == 0, proc.stderr[-3000:]
+        else:
+            assert proc.returncode == 2 and f"no results.json under {worker}" in proc.stderr

@@ -15,6 +15,7 @@ from transformers import AutoModel, BertConfig, ElectraConfig, RobertaConfig
 from blurb_lab.config.schema import ModelConfig, StrategyConfig, TaskConfig
 from blurb_lab.errors import ConfigError, ModelError
 from blurb_lab.strategies import apply_strategy, find_layers, reinit_module, resolve_auto
+from blurb_lab.tasks.sequence import SequenceHead
 
 LR = 1e-4
 WD = 0.01
@@ -46,14 +47,17 @@ def minilm_dir() -> pathlib.Path:
     return pathlib.Path(spec.submodule_search_locations[0]) / "model"
 
 
-def with_head(encoder: nn.Module) -> tuple[nn.Module, nn.Module | None]:
-    """A regression head; for ELECTRA (no pooler) the head carries its own pooler."""
-    hidden = encoder.config.hidden_size
-    if find_layers(encoder).pooler is None:
-        pooler = nn.Sequential(nn.Linear(hidden, hidden), nn.Tanh())
-        head = nn.Sequential(pooler, nn.Linear(hidden, 1))
-        return head, head[0]
-    return nn.Linear(hidden, 1), None
+def with_head(encoder: nn.Module, pooling: str = "pooler") -> tuple[SequenceHead, nn.Module | None]:
+    """The real regression head as a job builds it (the extra pooler is what the job passes on): with
+    pooling=pooler, an encoder without a pooler (ELECTRA) gets one inside the head, which the strategy
+    then treats as the pooler."""
+    own_pooler = pooling == "pooler" and find_layers(encoder).pooler is None
+    head = SequenceHead(encoder.config.hidden_size, 1, dropout=0.0, pooling=pooling, own_pooler=own_pooler)
+    return head, head.pooler
+
+
+def head_for(encoder: nn.Module, pooling: str = "pooler") -> SequenceHead:
+    return with_head(encoder, pooling)[0]
 
 
 def strategy(**knobs: object) -> StrategyConfig:
@@ -65,14 +69,12 @@ def names_by_id(*modules: nn.Module) -> dict[int, str]:
 
 
 def train_step(encoder: nn.Module, head: nn.Module, groups: list[dict]) -> None:
-    """One real AdamW step on a real regression loss over the [CLS] vector (and pooler)."""
+    """One real AdamW step on a real regression loss, through the head's own pooling."""
     torch.manual_seed(0)
     opt = torch.optim.AdamW(groups)
     ids = torch.randint(3, 100, (4, 12))
-    out = encoder(input_ids=ids, attention_mask=torch.ones_like(ids))
-    cls = getattr(out, "pooler_output", None)  # ELECTRA has none: its head pools [CLS]
-    cls = out.last_hidden_state[:, 0] if cls is None else cls
-    loss = nn.functional.mse_loss(head(cls).squeeze(-1), torch.randn(4))
+    mask = torch.ones_like(ids)
+    loss = nn.functional.mse_loss(head(encoder(input_ids=ids, attention_mask=mask), mask).squeeze(-1), torch.randn(4))
     loss.backward()
     opt.step()
 
@@ -132,7 +134,7 @@ def test_groups_partition_and_frozen_untouched_by_adamw(family: str, knobs: dict
 
 def test_no_weight_decay_on_biases_and_layernorm() -> None:
     encoder = tiny_bert()
-    head = nn.Linear(32, 1)
+    head = head_for(encoder)
     plan = apply_strategy(encoder, head, strategy(layer_decay=0.9), LR, WD)
     names = names_by_id(encoder, head)
     n_checked = 0
@@ -147,7 +149,7 @@ def test_no_weight_decay_on_biases_and_layernorm() -> None:
 
 def test_layer_decay_rates_on_minilm(minilm_dir: pathlib.Path) -> None:
     encoder = AutoModel.from_pretrained(minilm_dir)
-    head = nn.Linear(encoder.config.hidden_size, 1)
+    head = head_for(encoder)
     plan = apply_strategy(encoder, head, strategy(layer_decay=0.5), LR, WD)
     lrs = {g["name"].split("/")[0]: g["lr"] for g in plan.param_groups}
     assert plan.n_blocks == 6
@@ -165,7 +167,7 @@ def test_layer_decay_rates_on_minilm(minilm_dir: pathlib.Path) -> None:
 
 def test_minilm_freeze_and_reinit_partition(minilm_dir: pathlib.Path) -> None:
     encoder = AutoModel.from_pretrained(minilm_dir)
-    head = nn.Linear(encoder.config.hidden_size, 1)
+    head = head_for(encoder)
     top = {n: p.detach().clone() for n, p in encoder.encoder.layer[5].named_parameters()}
     knobs = strategy(freeze_lower_layers=3, reinit_top_layers=2, reinit_pooler=True)
     plan = apply_strategy(encoder, head, knobs, LR, WD)
@@ -199,7 +201,7 @@ def test_reinit_draws_fresh_weights_at_initializer_range() -> None:
         for p in encoder.parameters():
             p.uniform_(0.5, 1.5)
     before = {n: p.detach().clone() for n, p in encoder.named_parameters()}
-    head = nn.Linear(128, 1)
+    head = head_for(encoder)
     plan = apply_strategy(encoder, head, strategy(reinit_top_layers=2, reinit_pooler=True), LR, WD)
     assert plan.reinitialized == ["block_02", "block_03", "pooler"]
     for name, p in encoder.named_parameters():
@@ -236,7 +238,7 @@ def test_reinit_is_deterministic_under_seed() -> None:
         encoder = tiny_bert()
         torch.manual_seed(seed)
         knobs = strategy(reinit_top_layers=1, reinit_pooler=True)
-        apply_strategy(encoder, nn.Linear(32, 1), knobs, LR, WD)
+        apply_strategy(encoder, head_for(encoder), knobs, LR, WD)
         return {n: p.detach().clone() for n, p in encoder.named_parameters()}
 
     a, b, c = run(7), run(7), run(8)
@@ -264,7 +266,7 @@ def test_bad_knobs_raise_config_error(knobs: dict, key: str, text: str) -> None:
     encoder = tiny_bert()
     before = {n: p.detach().clone() for n, p in encoder.named_parameters()}
     with pytest.raises(ConfigError) as err:
-        apply_strategy(encoder, nn.Linear(32, 1), strategy(**knobs), LR, WD)
+        apply_strategy(encoder, head_for(encoder), strategy(**knobs), LR, WD)
     assert err.value.key == key
     assert text in str(err.value) and "\n" not in str(err.value)
     # Validation happens before anything is touched.
@@ -273,7 +275,8 @@ def test_bad_knobs_raise_config_error(knobs: dict, key: str, text: str) -> None:
 
 def test_reinit_pooler_without_any_pooler_is_noted_not_applied() -> None:
     """With cls or mean pooling no pooler is in use: reinit_top still runs, and the plan says so."""
-    plan = apply_strategy(tiny_electra(), nn.Linear(32, 1), strategy(reinit_pooler=True), LR, WD)
+    encoder = tiny_electra()
+    plan = apply_strategy(encoder, head_for(encoder, pooling="cls"), strategy(reinit_pooler=True), LR, WD)
     assert "pooler" not in plan.reinitialized
     assert any("no pooler in use" in note and "ElectraModel" in note for note in plan.notes)
 
@@ -301,7 +304,7 @@ def test_auto_clips_freeze_to_leave_the_top_block_trainable() -> None:
         cfg, ModelConfig(family="bert", size="small"), TaskConfig(type="sequence_classification")
     )
     cfg = OmegaConf.merge(cfg, {"name": name, **knobs})  # merges into the typed schema
-    plan = apply_strategy(encoder, nn.Linear(32, 1), cfg, LR, WD)
+    plan = apply_strategy(encoder, head_for(encoder), cfg, LR, WD)
     assert plan.frozen == ["embeddings", "block_01"]
     assert plan.notes and "3 -> 1" in plan.notes[0]
     table = plan.format_table()

@@ -15,6 +15,7 @@ import pytest
 
 import blurb_lab.parallel
 from blurb_lab.cli import preflight
+from hydra_plugins.blurb_optuna_sweeper.reporting import job_env
 from tests.conftest import make_biosses_like, run_cli, write_jsonl
 
 TINY = ["model=tiny_bert", "trainer.max_epochs=1", "trainer.enable_progress_bar=false", "data.batch_size=8"]
@@ -119,8 +120,7 @@ def test_a_pruned_job_records_its_epoch_skips_test_and_stays_out_of_the_statisti
     study = optuna.create_study(study_name="s", storage=storage, direction="maximize")
     trial = study.ask()
     trial.set_user_attr("pruned_at_step", 0)  # the trial's first seed was pruned: the others stop too
-    env = {"BLURB_OPTUNA_STORAGE": storage, "BLURB_OPTUNA_STUDY": "s", "BLURB_OPTUNA_TRIAL_ID": str(trial._trial_id),
-           "BLURB_OPTUNA_SEED_INDEX": "1"}  # fmt: skip
+    env = job_env(storage, "s", trial.number, 1)  # what the sweeper hands the trial's second seed
     data = make_biosses_like(tmp_path / "data", SMALL)
     proc = run_cli(*TINY, "trainer.max_epochs=3", f"data.root={data}", "hydra.sweep.dir=sweep", "-m", "seed=1",
                    cwd=tmp_path, env=env)  # fmt: skip

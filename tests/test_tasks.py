@@ -58,11 +58,17 @@ def test_real_task_loads_with_readme_sizes_and_valid_records(task: str):
             task_type.check_record(record)  # every label is in the task's label set
 
 
-@pytest.mark.parametrize("task,missing", [("jnlpba", "jnlpba/train.jsonl"), ("bc2gm", "bc2gm"), ("ddi", "ddi")])
-def test_missing_task_files_name_the_expected_path(task: str, missing: str):
+@pytest.mark.parametrize(
+    "task,missing", [("jnlpba", "jnlpba/train.jsonl"), ("bc2gm", "bc2gm/train.jsonl"), ("ddi", "ddi/train.jsonl")]
+)
+def test_missing_task_files_name_the_expected_path(tmp_path: Path, task: str, missing: str):
+    """A data root with jnlpba's dev and test but no train split, and no bc2gm or ddi folder."""
+    for split in ("dev", "test"):
+        (tmp_path / "jnlpba").mkdir(exist_ok=True)
+        (tmp_path / "jnlpba" / f"{split}.jsonl").write_text('{"id": "j0", "tokens": ["a"], "ner_tags": ["O"]}\n')
     with pytest.raises(DataError) as info:
-        read_local_splits(str(SHARED_BLURB), task)
-    assert missing in str(info.value) and "\n" not in str(info.value)
+        read_local_splits(str(tmp_path), task)
+    assert str(tmp_path / missing) in str(info.value) and "\n" not in str(info.value)
 
 
 def test_long_sentence_is_windowed_and_every_word_predicted(tmp_path: Path):

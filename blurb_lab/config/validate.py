@@ -8,12 +8,15 @@ from typing import Any
 
 from omegaconf import ListConfig
 
+from blurb_lab.config.model_source import model_shape
 from blurb_lab.errors import ConfigError
-from blurb_lab.models.loading import FAMILIES, SOURCES, model_shape
-from blurb_lab.models.pooling import POOLINGS
-from blurb_lab.tasks import TASK_TYPES
+from blurb_lab.types import FAMILIES, POOLINGS, SOURCES, TASK_TYPE_NAMES
 
 ACCELERATORS = ("cpu", "gpu", "cuda", "mps", "auto")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _rule(key: str, test: Callable[[Any], bool], allowed: str) -> tuple[str, Callable, str]:
@@ -24,6 +27,8 @@ def _one_of(options: tuple[str, ...] | list[str]) -> tuple[Callable[[Any], bool]
     return (lambda v: v in options), "one of: " + ", ".join(options)
 
 
+# Also checked on its own by check_strategy (apply_strategy's callers need not run validate first).
+LAYER_DECAY = _rule("strategy.layer_decay", lambda v: _is_number(v) and 0 < v <= 1, "in (0, 1]")
 RULES = [
     _rule("optim.lr", lambda v: v > 0, "> 0"),
     _rule("optim.weight_decay", lambda v: v >= 0, ">= 0"),
@@ -45,7 +50,7 @@ RULES = [
     _rule("trainer.log_every_n_steps", lambda v: v > 0, "> 0"),
     _rule("trainer.accelerator", *_one_of(ACCELERATORS)),
     _rule("task.max_len", lambda v: v >= 8, ">= 8"),
-    _rule("task.type", *_one_of(list(TASK_TYPES))),
+    _rule("task.type", *_one_of(TASK_TYPE_NAMES)),
     _rule("model.source", *_one_of(SOURCES)),
     _rule("model.family", *_one_of(FAMILIES)),
     _rule("model.dropout", lambda v: 0 <= v < 1, "in [0, 1)"),
@@ -54,7 +59,7 @@ RULES = [
     _rule("task.pair_encoding", *_one_of(("cross", "bi"))),
     _rule("strategy.freeze_lower_layers", lambda v: v >= 0, ">= 0"),
     _rule("strategy.reinit_top_layers", lambda v: v >= 0, ">= 0"),
-    _rule("strategy.layer_decay", lambda v: 0 < v <= 1, "in (0, 1]"),
+    LAYER_DECAY,
     _rule("logger.wandb_mode", *_one_of(("offline", "online", "disabled"))),
     *(
         _rule(key, lambda v: 0 <= v < 2**32, "in [0, 2^32)")
@@ -92,12 +97,37 @@ def label_range(task: Any) -> tuple[float, float] | None:
     return low, high
 
 
+def _check(rule: tuple[str, Callable, str], value: Any) -> None:
+    """Raise ConfigError (key, value, what is allowed) when `value` breaks the rule."""
+    key, test, allowed = rule
+    if not test(value):
+        raise ConfigError(key, f"{value!r} is not allowed; must be {allowed}")
+
+
+def check_strategy(knobs: Any, depth: int, model: str) -> None:
+    """The strategy's block counts fit an encoder of `depth` blocks and do not overlap, and its layer
+    decay is in (0, 1]. The one place these are checked: validate() runs it before anything loads
+    (depth from config.json), apply_strategy() on the loaded encoder (whose depth a hub model only
+    tells once loaded); `model` names the encoder in the message."""
+    frozen, reinit = knobs["freeze_lower_layers"], knobs["reinit_top_layers"]
+    for key, k in (("freeze_lower_layers", frozen), ("reinit_top_layers", reinit)):
+        if not isinstance(k, int) or isinstance(k, bool) or k < 0:
+            raise ConfigError(f"strategy.{key}", f"{k!r} is not a block count for {model}; allowed 0..{depth}")
+        if k > depth:
+            raise ConfigError(f"strategy.{key}", f"{k} > {depth} blocks in {model}; allowed 0..{depth}")
+    if frozen + reinit > depth:
+        raise ConfigError(
+            "strategy.reinit_top_layers",
+            f"{reinit} re-initialised top blocks overlap {frozen} frozen lower blocks ({depth} in {model}); "
+            f"allowed: freeze_lower_layers + reinit_top_layers <= {depth}",
+        )
+    _check(LAYER_DECAY, knobs["layer_decay"])
+
+
 def validate(cfg: Any) -> None:
     """Raise ConfigError (one line: key, value, what is allowed) for the first bad value."""
-    for key, test, allowed in RULES:
-        value = _get(cfg, key)
-        if not test(value):
-            raise ConfigError(key, f"{value!r} is not allowed; must be {allowed}")
+    for rule in RULES:
+        _check(rule, _get(cfg, rule[0]))
     label_range(cfg.task)
     if cfg.task.pair_encoding == "bi":
         if cfg.task.type != "sentence_pair_regression":
@@ -115,14 +145,5 @@ def validate(cfg: Any) -> None:
             f"{cfg.task.max_len} is beyond the model's limit; must be <= {limit} for {cfg.model.name}",
         )
     depth = shape.get("num_hidden_layers")
-    frozen, reinit = cfg.strategy.freeze_lower_layers, cfg.strategy.reinit_top_layers
-    if depth is not None and not cfg.strategy.auto and frozen <= depth and reinit <= depth and frozen + reinit > depth:
-        raise ConfigError(
-            "strategy.reinit_top_layers",
-            f"{reinit} re-initialised top blocks overlap {frozen} frozen lower blocks ({depth} in {cfg.model.name}); "
-            f"allowed: freeze_lower_layers + reinit_top_layers <= {depth}",
-        )
-    for key in ("freeze_lower_layers", "reinit_top_layers"):
-        k = cfg.strategy[key]
-        if depth is not None and k > depth and not cfg.strategy.auto:
-            raise ConfigError(f"strategy.{key}", f"{k} > {depth} blocks in {cfg.model.name}; allowed 0..{depth}")
+    if depth is not None and not cfg.strategy.auto:  # auto fills in the knobs (and clips them) at apply time
+        check_strategy(cfg.strategy, depth, cfg.model.name)

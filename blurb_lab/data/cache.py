@@ -11,8 +11,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import torch
-
 log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
 
@@ -21,6 +19,11 @@ def fingerprint(*parts: Any) -> str:
     """A stable hash of JSON-able parts (strings, numbers, lists, dicts)."""
     text = json.dumps([FORMAT_VERSION, *parts], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def tokenizer_fingerprint(tokenizer: Any) -> str:
+    """Identity of a tokenizer for the tokenisation cache: its full serialised definition."""
+    return fingerprint(tokenizer.backend_tokenizer.to_str(), type(tokenizer).__name__)
 
 
 def file_digest(path: Path) -> str:
@@ -33,6 +36,8 @@ def file_digest(path: Path) -> str:
 
 def cached(cache_dir: str, name: str, key: str, build: Callable[[], Any], what: str = "tokenisation") -> Any:
     """Load <cache_dir>/<name>-<key>.pt or build and store it (atomic: temp file + rename)."""
+    import torch  # here, so that fingerprint() (configuration identity, reports) needs no torch
+
     folder = Path(cache_dir).expanduser()
     path = folder / f"{name}-{key}.pt"
     if path.is_file():

@@ -14,8 +14,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from blurb_lab.config.validate import label_range
-from blurb_lab.data.readers import Record
+from blurb_lab.data.readers import load_splits
 from blurb_lab.errors import DataError
+from blurb_lab.types import Record
 
 
 def check_splits(task_type: Any, splits: Mapping[str, list[Record]]) -> None:
@@ -53,7 +54,6 @@ def check_finite(record: Record) -> None:
 def check_task_data(cfg: Any) -> None:
     """Read and check all splits of a composed config's task (the CLI's preflight: no sweep dir yet)."""
     from blurb_lab.tasks import get_task_type
-    from blurb_lab.train import load_splits
 
     task_type = get_task_type(cfg.task)
     check_splits(task_type, load_splits(cfg))

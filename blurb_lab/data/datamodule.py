@@ -11,11 +11,10 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, Sampler
 
-from blurb_lab.data.cache import cached, fingerprint
-from blurb_lab.data.readers import Record
+from blurb_lab.data.cache import cached, fingerprint, tokenizer_fingerprint
 from blurb_lab.data.sampler import LengthGroupedBatchSampler
-from blurb_lab.models.loading import tokenizer_fingerprint
 from blurb_lab.tasks.base import Feature, TaskType
+from blurb_lab.types import Record
 
 log = logging.getLogger(__name__)
 

@@ -10,10 +10,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from blurb_lab.errors import DataError
+from blurb_lab.errors import ConfigError, DataError
+from blurb_lab.types import Record
 
 SPLITS = ("train", "dev", "test")
-Record = dict[str, Any]
 
 
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
@@ -147,6 +147,22 @@ def read_hub_splits(
         if not rows:
             raise DataError(f"{path}[{theirs}]", "empty split")
         out[split] = rows
+    return out
+
+
+def load_splits(cfg: Any, splits: tuple[str, ...] = SPLITS) -> dict[str, list[Record]]:
+    """A composed config's task splits, from data.root or the hub; with data.limit_train_examples only
+    the first N training records (dev and test stay whole, so scores remain comparable)."""
+    if cfg.data.source == "hub":
+        hub = cfg.task.hub
+        if not hub.path:
+            raise ConfigError("task.hub.path", f"no hub dataset id for {cfg.task.name}; set task.hub.path=<id>")
+        out = read_hub_splits(hub.path, hub.name, dict(hub.columns), dict(hub.splits), splits)
+    else:
+        out = read_local_splits(cfg.data.root, cfg.task.name, cfg.task.dir, cfg.task.format, splits)
+    limit = cfg.data.limit_train_examples
+    if limit is not None and "train" in out:
+        out["train"] = out["train"][:limit]
     return out
 
 

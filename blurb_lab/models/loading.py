@@ -3,53 +3,15 @@ package (the offline MiniLM), or a random-init model with a vocabulary trained o
 
 from __future__ import annotations
 
-import importlib.util
-import json
 import logging
-from pathlib import Path
 from typing import Any
 
+from blurb_lab.config.model_source import model_location
 from blurb_lab.errors import ConfigError, ModelError
+from blurb_lab.types import FAMILIES
 
 log = logging.getLogger(__name__)
-SOURCES = ("hub", "local", "package", "random")
-FAMILIES = ("bert", "electra", "roberta")
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-
-
-def model_location(cfg: Any) -> str:
-    """The string from_pretrained gets: a hub id, or a folder on disk."""
-    if cfg.source == "hub":
-        return cfg.path
-    if cfg.source == "local":
-        folder = Path(cfg.path).expanduser()
-        if not (folder / "config.json").is_file():
-            raise ModelError(f"model.path: no config.json in local model folder {folder}")
-        return str(folder)
-    if cfg.source == "package":
-        spec = importlib.util.find_spec(cfg.path)
-        if spec is None or not spec.submodule_search_locations:
-            raise ModelError(f"model.path: Python package '{cfg.path}' is not installed")
-        folder = Path(next(iter(spec.submodule_search_locations))) / cfg.package_subdir
-        if not (folder / "config.json").is_file():
-            raise ModelError(f"model.path: package '{cfg.path}' has no model folder at {folder}")
-        return str(folder)
-    raise ConfigError("model.source", f"'{cfg.source}' has no location; allowed: {', '.join(SOURCES)}")
-
-
-def model_shape(cfg: Any) -> dict[str, int]:
-    """Position limit and depth, read without loading weights ({} when unknown, e.g. hub offline)."""
-    if cfg.source == "random":
-        r = cfg.random
-        return {
-            "max_position_embeddings": r.max_position_embeddings,
-            "num_hidden_layers": r.num_hidden_layers,
-        }
-    if cfg.source in ("local", "package"):
-        config = json.loads((Path(model_location(cfg)) / "config.json").read_text())
-        keys = ("max_position_embeddings", "num_hidden_layers")
-        return {k: int(config[k]) for k in keys if k in config}
-    return {}
 
 
 def load_tokenizer(cfg: Any, train_texts: list[str]) -> Any:
@@ -187,10 +149,3 @@ def add_entity_markers(tokenizer: Any, markers: list[str]) -> list[str]:
     if split:
         tokenizer.add_special_tokens({"additional_special_tokens": split}, replace_extra_special_tokens=False)
     return split
-
-
-def tokenizer_fingerprint(tokenizer: Any) -> str:
-    """Identity of a tokenizer for the tokenisation cache: its full serialised definition."""
-    from blurb_lab.data.cache import fingerprint
-
-    return fingerprint(tokenizer.backend_tokenizer.to_str(), type(tokenizer).__name__)

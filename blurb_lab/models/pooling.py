@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
-POOLINGS = ("pooler", "cls", "mean")
+from blurb_lab.types import POOLINGS
 
 
 class Pooling(nn.Module):

@@ -9,6 +9,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from blurb_lab.identity import configuration_key
 from blurb_lab.report import stats
 from blurb_lab.results import CRASHED, RESULTS_FILE, atomic_write_text, outcome, write_json
 
@@ -22,8 +23,6 @@ UNFINISHED = ("pruned", CRASHED)
 def identity_key(result: dict[str, Any]) -> str:
     """The configuration a run belongs to, recomputed from its hparams with today's identity rules
     (so runs written before a rule changed still group with new ones), else its stored config_key."""
-    from blurb_lab.train import configuration_key
-
     hparams = result.get("hparams")
     return configuration_key(hparams) if isinstance(hparams, dict) else result["config_key"]
 

@@ -38,7 +38,7 @@ class SummaryCallback(Callback):
             print(blurb_score.to_markdown(scores))
         print(f"plots: {', '.join(p.name for p in images)}")
         if config.logger.wandb:
-            from blurb_lab.tracking import log_aggregate
+            from blurb_lab.report.wandb_summary import log_aggregate
 
             log_aggregate(config.logger, sweep_dir, rows, images)
         exit_if_all_crashed(results, sweep_dir)

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from blurb_lab.config.validate import check_strategy
 from blurb_lab.errors import ConfigError, ModelError
 from blurb_lab.strategies.layers import find_layers
 
@@ -113,16 +114,6 @@ def reinit_module(module: nn.Module, std: float) -> None:
             raise ModelError(f"cannot re-initialise {type(sub).__name__}: unknown layer type")
 
 
-def _check_k(knobs: dict[str, Any], knob: str, n_blocks: int, model: str) -> int:
-    """A block count must lie in 0..L for this encoder; the message names the key and the bound."""
-    key, k = f"strategy.{knob}", knobs[knob]
-    if isinstance(k, int) and not isinstance(k, bool) and 0 <= k <= n_blocks:
-        return k
-    if isinstance(k, int) and not isinstance(k, bool) and k > n_blocks:
-        raise ConfigError(key, f"{k} > {n_blocks} blocks in {model}; allowed 0..{n_blocks}")
-    raise ConfigError(key, f"{k!r} is not a block count for {model}; allowed 0..{n_blocks}")
-
-
 def apply_strategy(
     encoder: nn.Module,
     head: nn.Module,
@@ -150,16 +141,8 @@ def apply_strategy(
             notes.append(f"auto: freeze_lower_layers clipped {k} -> {clipped} ({n_blocks} blocks)")
             knobs["freeze_lower_layers"] = clipped
 
-    k_freeze = _check_k(knobs, "freeze_lower_layers", n_blocks, model)
-    k_reinit = _check_k(knobs, "reinit_top_layers", n_blocks, model)
-    xi = knobs["layer_decay"]
-    if isinstance(xi, bool) or not isinstance(xi, (int, float)) or not 0.0 < xi <= 1.0:
-        raise ConfigError("strategy.layer_decay", f"{xi} is outside (0, 1]; 1.0 means no decay")
-    if k_freeze + k_reinit > n_blocks:
-        raise ConfigError(
-            "strategy.reinit_top_layers",
-            f"{k_reinit} top + {k_freeze} frozen lower blocks overlap ({n_blocks} in {model})",
-        )
+    check_strategy(knobs, n_blocks, model)  # before anything is touched
+    k_freeze, k_reinit, xi = knobs["freeze_lower_layers"], knobs["reinit_top_layers"], knobs["layer_decay"]
     pooler = layers.pooler if layers.pooler is not None else extra_pooler
     if knobs["reinit_pooler"] and pooler is None:
         notes.append(f"reinit_pooler: no pooler in use ({model} with this model.pooling); nothing to re-initialise")

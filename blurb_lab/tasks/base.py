@@ -14,8 +14,8 @@ import torch
 import torchmetrics
 from torch import nn
 
-from blurb_lab.data.readers import Record
 from blurb_lab.errors import DataError
+from blurb_lab.types import Record
 
 Feature = dict[str, Any]
 

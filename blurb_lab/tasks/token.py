@@ -12,8 +12,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from blurb_lab.data.readers import Record
 from blurb_lab.tasks.base import Feature, TaskType, attention_mask, entropy, init_linear, pad
+from blurb_lab.types import Record
 
 IGNORE = -100
 

@@ -252,6 +252,7 @@ class BlurbOptunaSweeperImpl(Sweeper):
         self.seed_key = seed_key
         self.config: DictConfig | None = None
         self.launcher: Any = None
+        self.backend: Any = None  # the optuna.storages.BaseStorage that open_study opens
         self.sampler_stopped = False
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
@@ -299,47 +300,60 @@ class BlurbOptunaSweeperImpl(Sweeper):
         return self.storage or f"sqlite:///{(self.sweep_dir / DB_FILE).resolve()}"
 
     def open_study(self, space: Mapping[str, BaseDistribution], seeds: list[int]) -> optuna.Study:
+        """Create or load the study and set it up for this sweep: its sampler, the pruner the jobs
+        rebuild, and the checks that a resumed study was made by the same kind of sweep."""
         pruner = instantiate(self.pruner_cfg) if self.pruner_cfg else optuna.pruners.NopPruner()
         study = self._create_study(pruner)
+        study.sampler = self.build_sampler(space, n_before=len(study.get_trials(deepcopy=False)))
+        self.check_direction(study)
+        if self.pruner_cfg and not isinstance(pruner, optuna.pruners.NopPruner):
+            study.set_user_attr(reporting.PRUNER_ATTR, self.pruner_cfg)  # the jobs build the same pruner
+        self.check_settings(study, seeds)
+        return study
+
+    def build_sampler(self, space: Mapping[str, BaseDistribution], n_before: int) -> optuna.samplers.BaseSampler:
+        """The configured sampler; a grid sampler gets its grid from the params."""
         sampler_cfg = dict(self.sampler_cfg or {"_target_": "optuna.samplers.TPESampler"})
         if sampler_cfg.get("_target_", "").endswith("GridSampler") and sampler_cfg.get("search_space") is None:
             sampler_cfg["search_space"] = grid_from_space(space)
-        n_before = len(study.get_trials(deepcopy=False))
         if n_before and sampler_cfg.get("seed") is not None:
             # A resumed sampler with the original seed would replay the first run's random draws
             # and try the same params again; shift the seed by the trials already there.
             sampler_cfg["seed"] = int(sampler_cfg["seed"]) + n_before
-        study.sampler = instantiate(sampler_cfg)
+        return instantiate(sampler_cfg)
+
+    def check_direction(self, study: optuna.Study) -> None:
+        """A resumed study optimises in the direction this sweep asks for."""
         if study.direction.name.lower() != self.direction.value:
             raise HydraException(
                 f"blurb_optuna: study '{self.study_name}' in {self._redacted_url()} was created to "
                 f"{study.direction.name.lower()}; this sweep asks to {self.direction.value}"
             )
-        if self.pruner_cfg and not isinstance(pruner, optuna.pruners.NopPruner):
-            study.set_user_attr(reporting.PRUNER_ATTR, self.pruner_cfg)  # the jobs build the same pruner
+
+    def check_settings(self, study: optuna.Study, seeds: list[int]) -> None:
+        """Store this sweep's STUDY_KEYS in a new study; a resumed study must have the same ones, or
+        its trial values would mix scores of different seeds, objectives or metrics."""
         settings = {"seeds": seeds, "objective": self.objective.value, "metric": self.metric}
         stored = study.user_attrs.get("blurb_optuna")
         if stored is None:
             study.set_user_attr("blurb_optuna", settings)
-        else:
-            for key in STUDY_KEYS:
-                if stored.get(key) != settings[key]:
-                    raise HydraException(
-                        f"blurb_optuna: study '{self.study_name}' in {self._redacted_url()} was created with "
-                        f"{key}={stored.get(key)}; this sweep has {key}={settings[key]}. Resume with the same "
-                        "settings, or start a new study (another hydra.sweep.dir or hydra.sweeper.study_name)."
-                    )
-        return study
+            return
+        for key in STUDY_KEYS:
+            if stored.get(key) != settings[key]:
+                raise HydraException(
+                    f"blurb_optuna: study '{self.study_name}' in {self._redacted_url()} was created with "
+                    f"{key}={stored.get(key)}; this sweep has {key}={settings[key]}. Resume with the same "
+                    "settings, or start a new study (another hydra.sweep.dir or hydra.sweeper.study_name)."
+                )
 
     def _create_study(self, pruner: Any, attempts: int = 5) -> optuna.Study:
-        """Create or load the study. Workers that start together on an empty database race to
-        create Optuna's tables; the loser's error is transient, so try again."""
-        import time
-
+        """Open the storage and create or load the study. Workers that start together on an empty
+        database race to create Optuna's tables; the loser's error is transient, so try again."""
         for attempt in range(attempts):
             try:
+                self.backend = optuna.storages.get_storage(self.storage_url())
                 return optuna.create_study(
-                    storage=self.storage_url(),
+                    storage=self.backend,
                     study_name=self.study_name,
                     sampler=optuna.samplers.RandomSampler(),  # placeholder until we know if this resumes
                     pruner=pruner,
@@ -351,6 +365,12 @@ class BlurbOptunaSweeperImpl(Sweeper):
                     raise
                 time.sleep(0.5 * (attempt + 1))
         raise AssertionError("unreachable")
+
+    def trial_id(self, study: optuna.Study, number: int) -> int:
+        """The storage's id of a trial number (the id Trial needs; Optuna keeps it private on trials)."""
+        assert self.backend is not None, "open_study first"
+        study_id = self.backend.get_study_id_from_name(study.study_name)
+        return self.backend.get_trial_id_from_study_id_trial_number(study_id, number)
 
     def _redacted_url(self) -> str:
         try:
@@ -403,7 +423,7 @@ class BlurbOptunaSweeperImpl(Sweeper):
             return []
         batch: list[Trial] = []
         for frozen in stale[: min(self.n_jobs, remaining)]:
-            trial = Trial(study, frozen._trial_id)
+            trial = Trial(study, self.trial_id(study, frozen.number))
             trial.set_user_attr("owner", me)
             trial.set_user_attr("resumed", True)
             owner = frozen.user_attrs.get("owner")
@@ -434,7 +454,7 @@ class BlurbOptunaSweeperImpl(Sweeper):
             for index, seed in enumerate(seeds):
                 overrides = base + [f"{self.seed_key}={seed}"]
                 if pruning:
-                    overrides += reporting.job_overrides(self.storage_url(), self.study_name, trial._trial_id, index)
+                    overrides += reporting.job_overrides(self.storage_url(), self.study_name, trial.number, index)
                 jobs[trial.number].append(overrides)
         returns: dict[int, list[JobReturn]] = {}
         try:
@@ -473,7 +493,7 @@ class BlurbOptunaSweeperImpl(Sweeper):
         trial.set_user_attr("score_std", statistics.stdev(good) if len(good) > 1 else 0.0 if good else None)
         trial.set_user_attr("n_failed_runs", len(scores) - len(good))
         trial.set_user_attr("job_dirs", [_job_dir(ret) for ret in rets])
-        attrs = study._storage.get_trial(trial._trial_id).user_attrs
+        attrs = self.backend.get_trial(self.trial_id(study, trial.number)).user_attrs  # fresh: a job may set them
         if reporting.PRUNED_ATTR in attrs:
             log.info("blurb_optuna: trial %d pruned at step %s", trial.number, attrs[reporting.PRUNED_ATTR])
             self.tell(study, trial, state=TrialState.PRUNED)
