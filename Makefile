@@ -11,7 +11,9 @@ UV      ?= uv
 .PHONY: install lock test test-slow demo stability bench gpu-check lint clean
 
 # The venv: torch, then requirements.lock, then blurb_lab itself (editable, --no-deps: the lock
-# holds every dependency at the version the test suite passed with).
+# holds every dependency at the version the test suite passed with). editable_mode=compat puts the
+# checkout on sys.path, so Hydra finds hydra_plugins/ there (setuptools' default editable finder,
+# used because conf/ is mapped into the package, hides that namespace package from Hydra's scan).
 # torch only where none is importable, so a user's own (CUDA) torch is kept. With an NVIDIA GPU
 # (nvidia-smi on PATH): $(TORCH) as PyPI serves it, on Linux the CUDA build. Without: the CPU build,
 # 2.13.0+cpu from PyTorch's CPU index (PyPI's Linux wheel is the CUDA build, with GBs of nvidia-*
@@ -25,7 +27,7 @@ $(STAMP): pyproject.toml requirements.lock
 	  if command -v nvidia-smi >/dev/null 2>&1; then $(BIN)/python -m pip install -q $(TORCH); \
 	  else $(BIN)/python -m pip install -q $(TORCH) --extra-index-url $(TORCH_CPU_INDEX); fi
 	$(BIN)/python -m pip install -q -r requirements.lock
-	$(BIN)/python -m pip install -q --no-deps -e .
+	$(BIN)/python -m pip install -q --no-deps --config-settings editable_mode=compat -e .
 	touch $(STAMP)
 
 install: $(STAMP)
