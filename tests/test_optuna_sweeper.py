@@ -193,6 +193,7 @@ def test_max_failure_rate_stops_the_sweep_with_a_message(tmp_path: Path, data_ro
     assert yaml.safe_load((sweep / "optimization_results.yaml").read_text())["n_trials"] == {"FAIL": 1}
 
 
+@pytest.mark.slow  # minutes of real sweeps: make test-slow (make test stays under 10 minutes)
 def test_sigkill_then_rerun_resumes_the_study(tmp_path: Path, data_root: Path) -> None:
     """Killed once a trial is done, the same command finishes the study: n_trials finished, none rerun."""
     sweep = tmp_path / "sweep"

@@ -74,6 +74,7 @@ def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         subprocess.run([*prefix, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
 
 
+@pytest.mark.slow  # minutes of real sweeps: make test-slow (make test stays under 10 minutes)
 def test_two_workers_share_one_postgres_study(tmp_path: Path, postgres_url: str):
     data = make_biosses_like(tmp_path / "data")
     args = ["task=biosses", "model=tiny_bert", "trainer.max_epochs=1", "trainer.enable_progress_bar=false",

@@ -218,6 +218,7 @@ def _sweep(tmp_path: Path, data: Path, name: str, *extra: str) -> list[str]:
             *extra, "-m", "seed=1,2,3,4"]  # fmt: skip
 
 
+@pytest.mark.slow  # minutes of real sweeps: make test-slow (make test stays under 10 minutes)
 def test_sigkill_then_resume_gives_the_uninterrupted_summary(tmp_path: Path):
     data = make_biosses_like(tmp_path / "data", (48, 12, 12))
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
