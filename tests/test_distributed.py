@@ -29,6 +29,7 @@ def test_ddp_evaluation_equals_single_process(tmp_path: Path, task: str):
         assert two["predictions"] == one["predictions"] and two["score"] == one["score"]
 
 
+@pytest.mark.slow  # a real multi-job sweep: make test-slow (make test stays under 10 minutes)
 def test_ddp_inside_a_multirun_gives_one_job_dir_per_seed(tmp_path: Path):
     data = make_task_fixtures(tmp_path / "data", n=(8, 4, 4))
     proc = run_cli("task=biosses", "model=tiny_bert", "trainer=ddp_cpu", "trainer.max_epochs=1",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import make_biosses_like, run_cli
 
 TINY = ["model=tiny_bert", "trainer.max_epochs=2", "trainer.enable_progress_bar=false"]
@@ -14,6 +16,7 @@ def scores(sweep: Path) -> dict[int, float]:
     return {r["seed"]: r["test_score"] for r in (json.loads(p.read_text()) for p in sweep.glob("*/results.json"))}
 
 
+@pytest.mark.slow  # a real multi-job sweep: make test-slow (make test stays under 10 minutes)
 def test_parallel_launcher_matches_a_sequential_sweep_with_the_same_threads(tmp_path: Path):
     data = make_biosses_like(tmp_path / "data")
     seeds = ["-m", "seed=1,2,3,4"]
@@ -37,6 +40,7 @@ def test_parallel_launcher_matches_a_sequential_sweep_with_the_same_threads(tmp_
     assert row["n"] == 4
 
 
+@pytest.mark.slow  # a real multi-job sweep: make test-slow (make test stays under 10 minutes)
 def test_submitit_local_launcher_runs_a_two_seed_sweep(tmp_path: Path):
     data = make_biosses_like(tmp_path / "data")
     proc = run_cli(*TINY, f"data.root={data}", "hydra/launcher=submitit_local_jobs", "hydra.sweep.dir=sub",

@@ -134,6 +134,7 @@ def test_a_job_gets_the_pruning_callback_through_its_environment(tmp_path: Path,
 # ----------------------------------------------------------------------------- real sweeps
 
 
+@pytest.mark.slow  # a real multi-job sweep: make test-slow (make test stays under 10 minutes)
 def test_lr_decay_preset_three_trials_two_seeds(tmp_path: Path, data_root: Path) -> None:
     sweep = tmp_path / "sweep"
     proc = run_cli(*FAST, "hparams_search=lr_decay", "hydra.sweeper.n_trials=3", "hydra.sweeper.seeds=[1,2]",

@@ -265,6 +265,7 @@ def test_secrets_never_reach_saved_files(tmp_path: Path, data_root: Path):
             assert secret.encode() not in data and b"k" * 40 not in data, path
 
 
+@pytest.mark.slow  # a real multi-job sweep: make test-slow (make test stays under 10 minutes)
 def test_wandb_online_without_network_falls_back_to_offline(tmp_path: Path, data_root: Path, monkeypatch):
     monkeypatch.delenv("WANDB_MODE", raising=False)
     env = {"WANDB_BASE_URL": "http://127.0.0.1:9", "WANDB_API_KEY": "x" * 40}
