@@ -303,7 +303,6 @@ def _check_data(configs: list[DictConfig]) -> None:
 def hydra_main(cfg: DictConfig) -> dict[str, Any] | None:
     from hydra.core.hydra_config import HydraConfig
 
-    from blurb_lab.results import provenance
     from blurb_lab.train import write_results
 
     hydra_cfg = HydraConfig.get()
@@ -337,7 +336,7 @@ def hydra_main(cfg: DictConfig) -> dict[str, Any] | None:
     finally:
         tracking.finish(exit_code)
     if results.get("status") != "inspected":
-        write_results(output_dir, {**results, "provenance": provenance()})
+        write_results(output_dir, results)
         log.info(
             "%s seed %s: status=%s dev %s=%s test %s=%s -> %s",
             results["config_label"], cfg.seed, results["status"], cfg.task.metric,
@@ -389,7 +388,7 @@ def _run_in_slot(cfg: DictConfig, output_dir: Path, overrides: list[str], hydra_
 def _crash_record(cfg: DictConfig, exc: Exception, overrides: list[str]) -> dict[str, Any]:
     """results.json of a job that raised: status `crashed` and the error; resume runs it again."""
     from blurb_lab.identity import configuration_key, configuration_label
-    from blurb_lab.results import CRASHED, provenance, scrub_secrets, versions
+    from blurb_lab.results import CRASHED, scrub_secrets, versions
 
     try:
         hparams = scrub_secrets(OmegaConf.to_container(cfg, resolve=True))
@@ -409,7 +408,6 @@ def _crash_record(cfg: DictConfig, exc: Exception, overrides: list[str]) -> dict
         "config_label": configuration_label(cfg, overrides),
         "hparams": hparams,
         "versions": versions(),
-        "provenance": provenance(),
     }
 
 

@@ -21,7 +21,7 @@ from blurb_lab.data.checks import check_splits
 from blurb_lab.data.readers import load_splits
 from blurb_lab.distributed import is_rank_zero
 from blurb_lab.identity import configuration_key, configuration_label
-from blurb_lab.results import RESULTS_FILE, scrub_secrets, versions, write_json, write_jsonl
+from blurb_lab.results import RESULTS_FILE, provenance, scrub_secrets, versions, write_json, write_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -412,4 +412,5 @@ def run_status(
 
 
 def write_results(output_dir: Path, results: dict[str, Any]) -> None:
-    write_json(output_dir / RESULTS_FILE, results)
+    """Every results.json (finished, crashed, or rank 0 of a spawned job) says what code made it."""
+    write_json(output_dir / RESULTS_FILE, {**results, "provenance": provenance()})

@@ -90,6 +90,7 @@ def test_a_job_that_fails_validation_crashes_alone_and_resume_reruns_only_it(tmp
     assert sorted(by_job) == ["0", "1", "2", "3"]  # every other job ran
     crashed = by_job.pop("3")
     assert crashed["status"] == "crashed" and "config error: strategy.reinit_top_layers" in crashed["error"]
+    assert crashed["provenance"]["source"] == "checkout"  # a crash record is traceable to its code too
     assert all(r["status"] in ("ok", "failed") for r in by_job.values())
     rows = json.loads((tmp_path / "sweep" / "summary.json").read_text())["configurations"]
     (bad,) = [r for r in rows if r["config_key"] == crashed["config_key"]]
