@@ -369,12 +369,13 @@ def _run_in_slot(cfg: DictConfig, output_dir: Path, overrides: list[str], hydra_
     The slot goes to trainer.device_slot, which is no part of the configuration's identity."""
     from omegaconf import open_dict
 
-    from blurb_lab.parallel import device_slot, n_slots, parallel_jobs, set_threads, visible_gpus
+    from blurb_lab.parallel import device_slot, exit_with_parent, n_slots, parallel_jobs, set_threads, visible_gpus
     from blurb_lab.train import run_job, trainer_devices
 
     if parallel_jobs(hydra_cfg.launcher) <= 1:
         set_threads(cfg.trainer.num_threads, 1)
         return run_job(cfg, output_dir, overrides)
+    exit_with_parent()  # a worker process of the sweep: no orphan if the sweep is killed
     slots = n_slots(hydra_cfg.launcher, cfg.trainer, visible_gpus())
     with device_slot(slots, Path(hydra_cfg.sweep.dir) / ".slots") as slot:
         threads = set_threads(cfg.trainer.num_threads, slots)

@@ -12,7 +12,8 @@ from omegaconf import DictConfig
 from blurb_lab.data.cache import fingerprint
 from blurb_lab.results import scrub_secrets
 
-# Keys that name where things go or how a launcher placed the job (its device slot, its CPU threads),
+# Keys that name where things go, how a launcher placed the job (its device slot, its CPU threads) or
+# how batches are fed (loader workers; dev/test batch order, since predictions are keyed by example),
 # not what is computed: left out of a configuration's identity. Node ranks come from the environment
 # (torchrun, SLURM) and never enter the config.
 NOT_IDENTITY = (
@@ -27,6 +28,7 @@ NOT_IDENTITY = (
     "data.root",
     "data.cache_dir",
     "data.num_workers",
+    "data.sort_eval_by_length",
     "trainer.enable_progress_bar",
     "trainer.num_threads",
     "trainer.device_slot",

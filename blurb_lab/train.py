@@ -127,6 +127,7 @@ def prepare(cfg: DictConfig) -> Prepared:
         seed=cfg.seed_data,
         num_workers=loader_workers(cfg.data.num_workers),
         group_by_length=cfg.data.group_by_length,
+        sort_eval_by_length=cfg.data.sort_eval_by_length,
     )
     datamodule.setup()
 
@@ -245,13 +246,14 @@ def make_loggers(cfg: DictConfig, output_dir: Path, label: str, key: str, hparam
 
 @dataclass
 class Fitted:
-    """What fit left: the trainer, the best dev epoch's weights (BestWeights) and, when a pruner
-    stopped the run, the epoch it stopped at."""
+    """What fit left: the trainer, the best dev epoch's weights (BestWeights), when a pruner
+    stopped the run the epoch it stopped at, and fit's seconds (of which val_time in dev evaluation)."""
 
     trainer: Any
     best: Any
     pruned_at: int | None
     fit_time: float
+    val_time: float = 0.0
 
 
 def fit(cfg: DictConfig, output_dir: Path, prepared: Prepared, loggers: list[Any]) -> Fitted:
@@ -259,12 +261,12 @@ def fit(cfg: DictConfig, output_dir: Path, prepared: Prepared, loggers: list[Any
     (the Optuna sweeper's pruning) join in."""
     import pytorch_lightning as pl
 
-    from blurb_lab.models.module import BestWeights
+    from blurb_lab.models.module import BestWeights, EvalTimer
 
     monitor = f"dev/{cfg.task.metric}"
-    best = BestWeights(monitor)
+    best, timer = BestWeights(monitor), EvalTimer()
     requested = requested_callbacks(monitor)  # none unless started by the Optuna sweeper with a pruner
-    callbacks: list[Any] = [best, *requested]
+    callbacks: list[Any] = [timer, best, *requested]
     if loggers:
         callbacks.append(pl.callbacks.LearningRateMonitor(logging_interval="step"))
     trainer = make_trainer(cfg, output_dir, loggers, callbacks)
@@ -272,7 +274,7 @@ def fit(cfg: DictConfig, output_dir: Path, prepared: Prepared, loggers: list[Any
     trainer.fit(prepared.module, datamodule=prepared.datamodule)
     fit_time = time.time() - started
     pruned = pruned_at(requested) if prepared.module.diverged_at is None else None
-    return Fitted(trainer, best, pruned, fit_time)
+    return Fitted(trainer, best, pruned, fit_time, timer.seconds)
 
 
 def best_test_score(fitted: Fitted, prepared: Prepared, metric: str) -> tuple[float, float]:
@@ -385,6 +387,8 @@ def job_results(
         "n_train_tokens": sum(len(f["input_ids"]) for f in datamodule.features["train"]),
         "fit_time_s": round(fitted.fit_time, 3),
         "test_time_s": round(outcome.test_time, 3),
+        "val_time_s": round(fitted.val_time, 3),  # dev evaluations, part of fit_time_s
+        "eval_time_s": round(fitted.val_time + outcome.test_time, 3),  # dev evaluations + the test pass
         "wall_time_s": round(time.time() - started, 3),
         "versions": versions(),
     }

@@ -12,8 +12,8 @@ from omegaconf import OmegaConf
 
 from blurb_lab.config.schema import ModelConfig, TaskConfig
 from blurb_lab.data.datamodule import BlurbDataModule
-from blurb_lab.data.readers import read_hub_splits, read_jsonl, read_local_splits
-from blurb_lab.errors import DataError
+from blurb_lab.data.readers import cv_split, load_splits, read_hub_splits, read_jsonl, read_local_splits
+from blurb_lab.errors import ConfigError, DataError
 from blurb_lab.models.loading import load_tokenizer
 from blurb_lab.tasks import get_task_type
 from tests.conftest import SHARED_BLURB, needs_shared_blurb, write_jsonl
@@ -183,3 +183,42 @@ def test_under_ddp_each_rank_takes_whole_batches_and_the_same_count(monkeypatch)
         assert len(batches) == 3
     padded = everything + everything[:1]
     assert per_rank == [padded[0::3], padded[1::3], padded[2::3]]
+
+
+def _records(split: str, n: int) -> list[dict]:
+    return [{"id": f"{split}-{i}", "sentence1": "a", "sentence2": "b", "label": 1.0} for i in range(n)]
+
+
+def test_cv_folds_hold_out_every_train_and_dev_record_once_over_seeds_1_to_k():
+    train, dev = _records("train", 17), _records("dev", 6)
+    held = []
+    for seed in range(1, 6):
+        new_train, new_dev = cv_split(train, dev, 5, seed)
+        assert {r["id"] for r in new_train}.isdisjoint(r["id"] for r in new_dev)
+        assert len(new_train) + len(new_dev) == 23 and len(new_dev) in (4, 5)
+        held += [r["id"] for r in new_dev]
+    assert sorted(held) == sorted(r["id"] for r in train + dev)
+    assert cv_split(train, dev, 5, 2) == cv_split(train, dev, 5, 2)  # reproducible
+    assert cv_split(train, dev, 5, 6)[1] != cv_split(train, dev, 5, 1)[1]  # seeds 6-10: a new shuffle
+
+
+def test_cv_folds_keep_ids_unique_when_train_and_dev_share_them():
+    train, dev = _records("x", 4), _records("x", 2)
+    new_train, new_dev = cv_split(train, dev, 2, 1)
+    ids = [r["id"] for r in new_train + new_dev]
+    assert len(set(ids)) == 6 and "dev:x-0" in ids and "train:x-0" in ids
+
+
+def test_cv_folds_through_load_splits_leave_test_whole_and_reject_too_many_folds(data_root: Path):
+    cfg = OmegaConf.create(
+        {"seed": 3, "task": {"name": "biosses", "dir": "", "format": "jsonl"},
+         "data": {"source": "local", "root": str(data_root), "cv_folds": 2, "limit_train_examples": None}}
+    )  # fmt: skip
+    plain = read_local_splits(str(data_root), "biosses")
+    splits = load_splits(cfg)
+    assert splits["test"] == plain["test"]
+    assert len(splits["train"]) + len(splits["dev"]) == len(plain["train"]) + len(plain["dev"])
+    assert load_splits(cfg, ("dev",))["dev"] == splits["dev"]  # the evaluator sees the same fold
+    cfg.data.cv_folds = 10_000
+    with pytest.raises(ConfigError, match=r"data\.cv_folds"):
+        load_splits(cfg)

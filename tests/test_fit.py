@@ -126,6 +126,8 @@ def test_save_checkpoint_writes_the_tested_weights(tmp_path: Path):
     dev = trainer.validate(module, datamodule=prepared.datamodule, verbose=False)[0]["dev/pearson"]
     assert dev == pytest.approx(results["dev_score"], abs=1e-6)
     assert results["dev_score"] == max(results["dev_curve"])
+    assert 0 < results["val_time_s"] < results["fit_time_s"]  # the 3 dev passes are timed inside fit
+    assert results["eval_time_s"] == pytest.approx(results["val_time_s"] + results["test_time_s"], abs=2e-3)
     assert results["best_epoch"] == results["dev_curve"].index(results["dev_score"])
     test = trainer.test(module, datamodule=prepared.datamodule, verbose=False)[0]["test/pearson"]
     assert test == pytest.approx(results["test_score"], abs=1e-6)

@@ -23,9 +23,9 @@ def test_parallel_launcher_matches_a_sequential_sweep_with_the_same_threads(tmp_
     parallel = run_cli(*TINY, f"data.root={data}", "hydra/launcher=parallel", "hydra.launcher.n_jobs=2",
                        "hydra.sweep.dir=par", *seeds, cwd=tmp_path)  # fmt: skip
     assert parallel.returncode == 0, parallel.stderr[-3000:]
-    sequential = run_cli(
-        *TINY, f"data.root={data}", "trainer.num_threads=1", "hydra.sweep.dir=seq", *seeds, cwd=tmp_path
-    )
+    # hydra/launcher=basic: the default launcher would run these 1-thread jobs 2 at once too.
+    sequential = run_cli(*TINY, f"data.root={data}", "hydra/launcher=basic", "trainer.num_threads=1",
+                         "hydra.sweep.dir=seq", *seeds, cwd=tmp_path)  # fmt: skip
     assert sequential.returncode == 0, sequential.stderr[-3000:]
     assert sorted(scores(tmp_path / "par")) == [1, 2, 3, 4]
     assert scores(tmp_path / "par") == scores(tmp_path / "seq")

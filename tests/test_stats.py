@@ -386,9 +386,11 @@ def test_seed_grid_gives_a_variance_decomposition_in_the_summary(tmp_path: Path)
 
 def test_sweep_through_the_cli_writes_the_statistics_to_disk_and_to_offline_wandb(tmp_path: Path) -> None:
     data = make_biosses_like(tmp_path / "data")
+    # hydra/launcher=basic: this is about the statistics; six jobs this small would spend most of their time
+    # starting the default launcher's worker processes (tested in tests/test_auto_launcher.py).
     proc = run_cli("task=biosses", "model=tiny_bert", "trainer.max_epochs=1", "trainer.enable_progress_bar=false",
-                   "logger=wandb", f"data.root={data}", "hydra.sweep.dir=sweep", "-m", "seed=1,2,3",
-                   "strategy=standard,reinit_top", cwd=tmp_path)  # fmt: skip
+                   "logger=wandb", f"data.root={data}", "hydra.sweep.dir=sweep", "hydra/launcher=basic",
+                   "-m", "seed=1,2,3", "strategy=standard,reinit_top", cwd=tmp_path)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     sweep = tmp_path / "sweep"
     summary = json.loads((sweep / "summary.json").read_text())

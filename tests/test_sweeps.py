@@ -21,6 +21,10 @@ from tests.conftest import make_biosses_like, run_cli, write_jsonl
 TINY = ["model=tiny_bert", "trainer.max_epochs=1", "trainer.enable_progress_bar=false", "data.batch_size=8"]
 # tiny_bert has 2 blocks: freezing 2 and re-initialising 1 overlap, though each value alone is fine.
 SMALL = (16, 4, 4)  # train, dev, test pairs: each job trains in a second or two
+# Hydra's sequential launcher where a test is about crashes and resume, not the launcher: jobs this
+# small would spend most of their time starting hydra/launcher=auto's worker processes (about 10 s),
+# and the kill test needs its jobs in order. The default launcher: tests/test_auto_launcher.py.
+SEQUENTIAL = "hydra/launcher=basic"
 CLASHING = ["strategy.freeze_lower_layers=0,2", "strategy.reinit_top_layers=0,1"]
 
 
@@ -83,7 +87,7 @@ def test_past_the_cap_preflight_checks_each_value_and_says_so(data_root, capsys,
 def test_a_job_that_fails_validation_crashes_alone_and_resume_reruns_only_it(tmp_path: Path):
     data = make_biosses_like(tmp_path / "data", SMALL)
     env = {"BLURB_LAB_PREFLIGHT_COMBINATIONS": "1"}  # past the cap: the clashing combination reaches its job
-    args = [*TINY, f"data.root={data}", "hydra.sweep.dir=sweep", "-m", *CLASHING]
+    args = [*TINY, SEQUENTIAL, f"data.root={data}", "hydra.sweep.dir=sweep", "-m", *CLASHING]
     proc = run_cli(*args, cwd=tmp_path, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]  # not every job crashed
     by_job = results(tmp_path / "sweep")
@@ -105,7 +109,7 @@ def test_a_job_that_fails_validation_crashes_alone_and_resume_reruns_only_it(tmp
 
 def test_a_sweep_where_every_job_crashed_exits_non_zero(tmp_path: Path):
     data = make_biosses_like(tmp_path / "data", SMALL)
-    proc = run_cli(*TINY, f"data.root={data}", "data.cache_dir=/dev/null/cache", "hydra.sweep.dir=sweep",
+    proc = run_cli(*TINY, SEQUENTIAL, f"data.root={data}", "data.cache_dir=/dev/null/cache", "hydra.sweep.dir=sweep",
                    "-m", "seed=1,2", cwd=tmp_path)  # fmt: skip
     assert proc.returncode == 1
     assert "blurb-lab: every job of the sweep crashed (2; first: NotADirectoryError" in proc.stderr
@@ -145,8 +149,8 @@ def test_kill_then_resume_skips_a_finished_failed_job_and_refuses_another_config
     data = constant_dev_labels(tmp_path / "data")
 
     def command(*extra: str) -> list[str]:
-        return [sys.executable, "-m", "blurb_lab", *TINY, f"data.root={data}", "hydra.sweep.dir=sweep", *extra,
-                "-m", "seed=1,2"]  # fmt: skip
+        return [sys.executable, "-m", "blurb_lab", *TINY, SEQUENTIAL, f"data.root={data}", "hydra.sweep.dir=sweep",
+                *extra, "-m", "seed=1,2"]  # fmt: skip
 
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     proc = subprocess.Popen(command(), cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

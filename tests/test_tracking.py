@@ -12,8 +12,10 @@ from matplotlib.image import imread
 from tests.conftest import make_biosses_like, run_cli
 from tests.wandb_records import run_summary
 
+# hydra/launcher=basic: these tests are about tracking, and jobs this small would spend most of their
+# time starting the default launcher's worker processes (tested in tests/test_auto_launcher.py).
 TINY = ["task=biosses", "model=tiny_bert", "trainer.max_epochs=2", "trainer.enable_progress_bar=false",
-        "trainer.log_every_n_steps=1"]  # fmt: skip
+        "trainer.log_every_n_steps=1", "hydra/launcher=basic"]  # fmt: skip
 
 
 @pytest.fixture(scope="module")

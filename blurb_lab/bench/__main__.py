@@ -1,10 +1,12 @@
 """`make bench` / `python -m blurb_lab.bench [--quick] [--out DIR] [--repeats N]`
 
 Times blurb_lab against the transformers Trainer baseline (blurb_lab/bench/baseline.py) on the same
-work, alternating A/B in one run: a 2,000-sentence slice of NCBI-disease train and BIOSSES, the
-offline MiniLM, CPU. Reports wall time, training samples/s, peak RSS, the blurb_lab/baseline
-ratios, the sweep overhead of a 5-seed sweep, and model FLOPs utilisation against a matmul rate
-measured here. The last stdout line is machine-readable.
+work, plain and tuned (`--tuned`: length-grouped batches, the machine's best data-loader settings),
+the three in a rotating order in one run: a 2,000-sentence slice of NCBI-disease train and BIOSSES,
+the offline MiniLM, CPU. Reports wall time, training samples/s, peak RSS, the blurb_lab/baseline
+ratios against both, the share of an NCBI job spent in evaluation with dev/test batches sorted by
+length and without, the sweep overhead of a 5-seed sweep, and model FLOPs utilisation against a
+matmul rate measured here. The last stdout line is machine-readable.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from blurb_lab.bench.seeds import seeds_per_hour
+from blurb_lab.bench.seeds import table as seeds_table
 from blurb_lab.config.resolvers import default_data_root
 from blurb_lab.results import write_json
 
@@ -55,41 +59,73 @@ def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, int]:
     return wall, usage.ru_maxrss // 1024
 
 
+TOOLS = ("blurb_lab", "baseline", "baseline_tuned")
+
+
+def run_order(repeat: int) -> tuple[str, ...]:
+    """The tools rotated one place per repeat: over 3 repeats each runs first, second and last once,
+    so drift of the machine hits all alike."""
+    shift = repeat % len(TOOLS)
+    return TOOLS[shift:] + TOOLS[:shift]
+
+
+def eval_share(results: dict[str, Any]) -> float:
+    """Evaluation's share of a job: dev passes during fit plus the test pass, over fit + test seconds
+    (the part of the job that trains and evaluates; set-up and model loading left out)."""
+    return results["eval_time_s"] / (results["fit_time_s"] + results["test_time_s"])
+
+
 def run_pair(work: Path, data: Path, task: str, epochs: int, batch: int, lr: float, max_len: int,
-             repeat: int, env: dict[str, str]) -> dict[str, Any]:  # fmt: skip
+             repeat: int, env: dict[str, str], unsorted_eval: bool = False) -> dict[str, Any]:  # fmt: skip
+    """blurb_lab, the baseline and the tuned baseline on one workload (with unsorted_eval, blurb_lab
+    once more with data.sort_eval_by_length=false, last, for the evaluation share)."""
     out = work / f"{task}-{repeat}"
     out.mkdir(parents=True, exist_ok=True)
     ours = [sys.executable, "-m", "blurb_lab", f"task={task}", "model=minilm", f"data.root={data}",
             f"trainer.max_epochs={epochs}", f"data.batch_size={batch}", f"optim.lr={lr}", f"task.max_len={max_len}",
-            "seed=1", "trainer.enable_progress_bar=false", f"data.cache_dir={out / 'cache'}",
-            f"hydra.run.dir={out / 'blurb_lab'}"]  # fmt: skip
+            "seed=1", "trainer.enable_progress_bar=false", f"data.cache_dir={out / 'cache'}"]  # fmt: skip
     theirs = [sys.executable, "-m", "blurb_lab.bench.baseline", task, str(data), minilm_dir(), str(epochs), str(batch),
-              str(lr), str(max_len), "1", str(out / "baseline.json")]  # fmt: skip
-    a_first = repeat % 2 == 0  # alternate the order so drift hits both sides alike
-    runs = {}
-    for name, cmd in (("a", ours), ("b", theirs)) if a_first else (("b", theirs), ("a", ours)):
-        runs[name] = timed(cmd, env)
+              str(lr), str(max_len), "1"]  # fmt: skip
+    commands = {"blurb_lab": [*ours, f"hydra.run.dir={out / 'blurb_lab'}"],
+                "baseline": [*theirs, str(out / "baseline.json")],
+                "baseline_tuned": [*theirs[:3], "--tuned", *theirs[3:], str(out / "baseline_tuned.json")]}  # fmt: skip
+    runs = {tool: timed(commands[tool], env) for tool in run_order(repeat)}
     results = json.loads((out / "blurb_lab" / "results.json").read_text())
-    baseline = json.loads((out / "baseline.json").read_text())
     n_samples = results["n_train_examples"] * epochs
-    return {
+    pair: dict[str, Any] = {
         "task": task,
         "repeat": repeat,
         "blurb_lab": {
-            "wall_s": runs["a"][0],
-            "rss_mib": runs["a"][1],
+            "wall_s": runs["blurb_lab"][0],
+            "rss_mib": runs["blurb_lab"][1],
             "fit_s": results["fit_time_s"],
             "samples_per_s": n_samples / results["fit_time_s"],
             "train_tokens": results["n_train_tokens"] * epochs,
+            "eval_s": results["eval_time_s"],
+            "eval_share": eval_share(results),
         },  # fmt: skip
-        "baseline": {
-            "wall_s": runs["b"][0],
-            "rss_mib": runs["b"][1],
+    }
+    for tool in ("baseline", "baseline_tuned"):
+        baseline = json.loads((out / f"{tool}.json").read_text())
+        pair[tool] = {
+            "wall_s": runs[tool][0],
+            "rss_mib": runs[tool][1],
             "fit_s": baseline["fit_time_s"],
             "samples_per_s": baseline["n_train"] * epochs / baseline["fit_time_s"],
-        },  # fmt: skip
-        "ratio": runs["a"][0] / runs["b"][0],
-    }
+        }  # fmt: skip
+    pair["ratio"] = runs["blurb_lab"][0] / runs["baseline"][0]
+    pair["ratio_tuned"] = runs["blurb_lab"][0] / runs["baseline_tuned"][0]
+    if unsorted_eval:
+        unsorted_dir = out / "blurb_lab_unsorted"
+        wall, _ = timed([*ours, "data.sort_eval_by_length=false", f"hydra.run.dir={unsorted_dir}"], env)
+        unsorted = json.loads((unsorted_dir / "results.json").read_text())
+        pair["blurb_lab_unsorted_eval"] = {
+            "wall_s": wall,
+            "fit_s": unsorted["fit_time_s"],
+            "eval_s": unsorted["eval_time_s"],
+            "eval_share": eval_share(unsorted),
+        }
+    return pair
 
 
 def matmul_flops(n: int = 2048, repeats: int = 5) -> float:
@@ -119,7 +155,8 @@ def sweep_overhead(work: Path, data: Path, epochs: int, env: dict[str, str]) -> 
     sweep = work / "sweep"
     cmd = [sys.executable, "-m", "blurb_lab", "task=biosses", "model=minilm", f"data.root={data}",
            f"trainer.max_epochs={epochs}", "trainer.enable_progress_bar=false",
-           f"data.cache_dir={work / 'sweep-cache'}", f"hydra.sweep.dir={sweep}", "-m", "seed=1,2,3,4,5"]  # fmt: skip
+           f"data.cache_dir={work / 'sweep-cache'}", f"hydra.sweep.dir={sweep}", "hydra/launcher=basic",
+           "-m", "seed=1,2,3,4,5"]  # fmt: skip
     wall, rss = timed(cmd, env)
     results = [json.loads(p.read_text()) for p in sweep.glob("*/results.json")]
     jobs = sum(r["fit_time_s"] + r["test_time_s"] for r in results)
@@ -131,6 +168,17 @@ def sweep_overhead(work: Path, data: Path, epochs: int, env: dict[str, str]) -> 
 
 def summary(values: list[float]) -> dict[str, float]:
     return {"min": min(values), "median": statistics.median(values), "max": max(values)}
+
+
+def eval_shares(pairs: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """bench.json's eval_share (of fit + test seconds, see eval_share) and eval_s of the NCBI job
+    with length-sorted dev/test batches and of the same job without, from the pair that ran both."""
+    pair = next(p for p in pairs if "blurb_lab_unsorted_eval" in p)
+    sorted_run, unsorted_run = pair["blurb_lab"], pair["blurb_lab_unsorted_eval"]
+    return {
+        "eval_share": {"sorted": sorted_run["eval_share"], "unsorted": unsorted_run["eval_share"]},
+        "eval_s": {"sorted": sorted_run["eval_s"], "unsorted": unsorted_run["eval_s"]},
+    }
 
 
 def main() -> None:
@@ -149,15 +197,19 @@ def main() -> None:
     pairs = []
     for repeat in range(repeats):
         for task, epochs, batch, lr, max_len in workloads:
-            pair = run_pair(work, data, task, epochs, batch, lr, max_len, repeat, env)
+            unsorted_eval = task == "ncbi_disease" and repeat == 0  # the evaluation share, once
+            pair = run_pair(work, data, task, epochs, batch, lr, max_len, repeat, env, unsorted_eval)
             pairs.append(pair)
             print(f"{task} repeat {repeat}: blurb_lab {pair['blurb_lab']['wall_s']:.1f}s, "
-                  f"baseline {pair['baseline']['wall_s']:.1f}s, ratio {pair['ratio']:.3f}", flush=True)  # fmt: skip
+                  f"baseline {pair['baseline']['wall_s']:.1f}s, ratio {pair['ratio']:.3f}, "
+                  f"tuned baseline {pair['baseline_tuned']['wall_s']:.1f}s, ratio {pair['ratio_tuned']:.3f}",
+                  flush=True)  # fmt: skip
     peak = matmul_flops()
     per_token = model_flops_per_token(minilm_dir())
     ncbi = [p for p in pairs if p["task"] == "ncbi_disease"]
     mfu = [per_token * p["blurb_lab"]["train_tokens"] / p["blurb_lab"]["fit_s"] / peak for p in ncbi]
     overhead = sweep_overhead(work, data, 3 if quick else 10, env)
+    seeds = seeds_per_hour(work, data, 4 if quick else 8, 1 if quick else 4, env)
     report: dict[str, Any] = {
         "machine": {
             "cpus": os.cpu_count(),
@@ -166,31 +218,44 @@ def main() -> None:
         },  # fmt: skip
         "pairs": pairs,
         "ratios": {task: summary([p["ratio"] for p in pairs if p["task"] == task]) for task, *_ in workloads},
+        "ratios_tuned": {
+            task: summary([p["ratio_tuned"] for p in pairs if p["task"] == task]) for task, *_ in workloads
+        },
+        **eval_shares(pairs),
         "mfu": summary(mfu),
         "sweep": overhead,
+        "seeds_per_hour": seeds,
         "quick": quick,
     }
     write_json(work / "bench.json", report)
     print()
-    print(f"{'workload':<14} {'tool':<10} {'wall s (median)':>16} {'samples/s':>10} {'peak RSS MiB':>13}")
+    print(f"{'workload':<14} {'tool':<14} {'wall s (median)':>16} {'samples/s':>10} {'peak RSS MiB':>13}")
     for task, *_ in workloads:
-        for tool in ("blurb_lab", "baseline"):
+        for tool in TOOLS:
             rows = [p[tool] for p in pairs if p["task"] == task]
-            print(f"{task:<14} {tool:<10} {statistics.median(r['wall_s'] for r in rows):>16.1f} "
+            print(f"{task:<14} {tool:<14} {statistics.median(r['wall_s'] for r in rows):>16.1f} "
                   f"{statistics.median(r['samples_per_s'] for r in rows):>10.1f} "
                   f"{max(r['rss_mib'] for r in rows):>13}")  # fmt: skip
-        ratio = report["ratios"][task]
-        print(f"{task:<14} ratio blurb_lab/baseline: min {ratio['min']:.3f} median {ratio['median']:.3f} "
-              f"max {ratio['max']:.3f}")  # fmt: skip
+        for key, against in (("ratios", "baseline"), ("ratios_tuned", "baseline_tuned")):
+            ratio = report[key][task]
+            print(f"{task:<14} ratio blurb_lab/{against}: min {ratio['min']:.3f} median {ratio['median']:.3f} "
+                  f"max {ratio['max']:.3f}")  # fmt: skip
+    share, eval_s = report["eval_share"], report["eval_s"]
+    print(f"NCBI evaluation share of fit+test: sorted by length {share['sorted']:.3f} ({eval_s['sorted']:.1f}s), "
+          f"unsorted {share['unsorted']:.3f} ({eval_s['unsorted']:.1f}s)")  # fmt: skip
     mfu_median = report["mfu"]["median"]
     print(f"matmul rate {peak / 1e9:.1f} GFLOP/s; MFU (NCBI training, non-padding tokens) median {mfu_median:.3f}")
     print(f"5-seed BIOSSES sweep: wall {overhead['wall_s']:.1f}s, jobs' fit+test {overhead['jobs_fit_test_s']:.1f}s, "
           f"overhead {overhead['overhead']:.3f}; tokenisation cache hits {overhead['cache_hits']}, "
           f"misses {overhead['cache_misses']}")  # fmt: skip
+    print("\n".join(seeds_table(seeds)))
     print(f"results: {work / 'bench.json'}")
     print(f"bench: ncbi_ratio={report['ratios']['ncbi_disease']['median']:.3f} "
+          f"ncbi_ratio_tuned={report['ratios_tuned']['ncbi_disease']['median']:.3f} "
           f"biosses_ratio={report['ratios']['biosses']['median']:.3f} "
-          f"sweep_overhead={overhead['overhead']:.3f} mfu={report['mfu']['median']:.3f}")  # fmt: skip
+          f"biosses_ratio_tuned={report['ratios_tuned']['biosses']['median']:.3f} "
+          f"sweep_overhead={overhead['overhead']:.3f} mfu={report['mfu']['median']:.3f} "
+          f"seeds_per_hour_speedup={seeds['speedup']:.3f}")  # fmt: skip
 
 
 if __name__ == "__main__":

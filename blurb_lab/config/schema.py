@@ -118,7 +118,9 @@ class DataConfig:
     eval_batch_size: int = 64
     num_workers: int = -1  # -1: chosen from the core count (0 on small machines)
     group_by_length: bool = True  # length-grouped training batches (seeded), less padding
+    sort_eval_by_length: bool = True  # dev/test batches of length-sorted examples; results unchanged
     limit_train_examples: int | None = None  # train on the first N records only (CPU-sized runs)
+    cv_folds: int | None = None  # k: train + dev re-split into k folds, dev = fold (seed-1) mod k
     cache_dir: str = ".cache/blurb_lab"
 
 

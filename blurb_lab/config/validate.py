@@ -41,6 +41,7 @@ RULES = [
     _rule("data.num_workers", lambda v: v >= -1, ">= 0, or -1 for automatic"),
     _rule("data.source", *_one_of(("local", "hub"))),
     _rule("data.limit_train_examples", lambda v: v is None or v > 0, "> 0, or null for all"),
+    _rule("data.cv_folds", lambda v: v is None or v >= 2, ">= 2, or null for the given train/dev split"),
     _rule("trainer.max_epochs", lambda v: v > 0, "> 0"),
     _rule(
         "trainer.limit_train_batches",

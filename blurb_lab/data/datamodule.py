@@ -12,7 +12,7 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, Sampler
 
 from blurb_lab.data.cache import cached, fingerprint, tokenizer_fingerprint
-from blurb_lab.data.sampler import LengthGroupedBatchSampler
+from blurb_lab.data.sampler import LengthGroupedBatchSampler, LengthSortedBatchSampler, feature_length
 from blurb_lab.tasks.base import Feature, TaskType
 from blurb_lab.types import Record
 
@@ -37,6 +37,7 @@ class BlurbDataModule(pl.LightningDataModule):
         seed: int,
         num_workers: int = 0,
         group_by_length: bool = True,
+        sort_eval_by_length: bool = True,
     ) -> None:
         super().__init__()
         self.task_type = task_type
@@ -49,6 +50,7 @@ class BlurbDataModule(pl.LightningDataModule):
         self.seed = seed
         self.num_workers = num_workers
         self.group_by_length = group_by_length
+        self.sort_eval_by_length = sort_eval_by_length
         self.features: dict[str, list[Feature]] = {}
 
     def setup(self, stage: str | None = None) -> None:
@@ -83,7 +85,9 @@ class BlurbDataModule(pl.LightningDataModule):
         return None
 
     def _loader(self, split: str, batch_size: int, shuffle: bool) -> DataLoader:
-        """Lightning does not touch these samplers (the Trainer has use_distributed_sampler=False)."""
+        """Training: length-grouped batches (or seeded random); dev and test: batches of examples
+        sorted by length (or in order). Lightning does not touch these samplers (the Trainer has
+        use_distributed_sampler=False)."""
         pad_id = self.tokenizer.pad_token_id
         features = self.features[split]
         common: dict[str, Any] = {
@@ -94,6 +98,9 @@ class BlurbDataModule(pl.LightningDataModule):
         if shuffle and self.group_by_length:
             batches = LengthGroupedBatchSampler([len(f["input_ids"]) for f in features], batch_size, self.seed)
             return DataLoader(features, batch_sampler=batches, **common)
+        if not shuffle and self.sort_eval_by_length:
+            sorted_batches = LengthSortedBatchSampler([feature_length(f) for f in features], batch_size)
+            return DataLoader(features, batch_sampler=sorted_batches, **common)
         return DataLoader(features, batch_size=batch_size, sampler=self._sampler(features, shuffle), **common)
 
     def train_dataloader(self) -> DataLoader:

@@ -8,6 +8,9 @@ depend only on (seed, epoch): the same seed gives the same batches on every run.
 length groups; under DDP each rank takes whole batches (rank r: batches r, r + world, ...), padded
 with the first batches so every rank steps the same number of times. Lightning must not wrap it
 (the Trainer runs with use_distributed_sampler=False).
+
+`LengthSortedBatchSampler` does the same for dev and test without the randomness: batches cut from
+the examples sorted by length (data.sort_eval_by_length), since evaluation order never matters.
 """
 
 from __future__ import annotations
@@ -80,4 +83,35 @@ class LengthGroupedBatchSampler(Sampler[list[int]]):
         batches = self.sampler.batches()
         per_rank = -(-len(batches) // world)
         padded = batches + batches[: per_rank * world - len(batches)]
+        yield from padded[rank::world]
+
+
+def feature_length(feature: dict) -> int:
+    """Tokens a feature pads to: its input ids (both sides of a bi-encoded pair)."""
+    return sum(len(value) for key, value in feature.items() if key.startswith("input_ids"))
+
+
+class LengthSortedBatchSampler(Sampler[list[int]]):
+    """Evaluation batches cut from the examples sorted by length, longest first (ties in index order).
+
+    Each batch pads to its own longest example, so dev and test pad almost nothing. Nothing about the
+    results depends on the order: FineTuner keys every prediction by its feature index, and the task
+    assembles records in record order. Under DDP rank r takes batches r, r + world, ...; ranks short
+    of a batch repeat the shortest ones, so every rank steps the same number of times, and
+    gather_predictions drops the repeats (as it drops DistributedSampler's).
+    """
+
+    def __init__(self, lengths: list[int], batch_size: int) -> None:
+        order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
+        self.batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+    def __len__(self) -> int:
+        _, world = _rank_and_world()
+        return -(-len(self.batches) // world)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        rank, world = _rank_and_world()
+        n = len(self.batches)
+        extra = len(self) * world - n
+        padded = self.batches + [self.batches[(n - 1 - k) % n] for k in range(extra)]
         yield from padded[rank::world]

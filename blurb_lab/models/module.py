@@ -4,6 +4,7 @@ with linear warm-up and decay, and the task's BLURB metric on dev and test."""
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
 import pytorch_lightning as pl
@@ -128,6 +129,24 @@ class FineTuner(pl.LightningModule):
         warmup = int(math.ceil(self.optim.warmup_ratio * total))
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, linear_warmup_decay(total, warmup))
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
+class EvalTimer(pl.Callback):
+    """Seconds the dev evaluations of fit take (loader, forward, decode, gather, score), so
+    results.json can say what share of a job evaluation is (eval_time_s); listed before BestWeights,
+    so its copy of the weights is not counted."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._started: float | None = None
+
+    def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._started = time.perf_counter()
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self._started is not None:
+            self.seconds += time.perf_counter() - self._started
+            self._started = None
 
 
 class BestWeights(pl.Callback):

@@ -4,8 +4,10 @@ Hydra imports this module when it scans `hydra_plugins` (outside sys.modules, so
 `from __future__ import annotations`: dataclasses would fail); torch is imported only when jobs launch.
 """
 
+import contextlib
 import logging
-from collections.abc import Sequence
+import os
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +15,7 @@ from hydra.core.config_store import ConfigStore
 from hydra.core.utils import JobReturn
 from hydra_plugins.hydra_joblib_launcher.config import JobLibLauncherConf
 from hydra_plugins.hydra_joblib_launcher.joblib_launcher import JoblibLauncher
+from omegaconf import DictConfig, read_write
 
 log = logging.getLogger(__name__)
 
@@ -48,3 +51,83 @@ class BlurbParallelLauncher(JoblibLauncher):
             log.info("parallel: %d jobs at once (the machine's GPUs x jobs_per_device=%d)", slots, self.jobs_per_device)
         self.joblib["n_jobs"] = slots
         return super().launch(job_overrides, initial_job_idx)
+
+
+@dataclass
+class BlurbAutoLauncherConf(JobLibLauncherConf):
+    _target_: str = "hydra_plugins.blurb_parallel_launcher.parallel_launcher.BlurbAutoLauncher"
+    # Written by the launcher for each batch (its choice, which each job reads to split the cores);
+    # not a setting: the rule in blurb_lab.parallel.auto_layout decides it.
+    n_jobs: int = 1
+    # Most jobs at once on a CPU trainer; 0: as many as the rule allows. Lower it when that many
+    # jobs would not fit in memory together.
+    max_jobs: int = 0
+
+
+ConfigStore.instance().store(
+    group="hydra/launcher", name="blurb_auto", node=BlurbAutoLauncherConf, provider="blurb_lab"
+)
+
+# Job overrides that may change the trainer (its group or keys, or a preset that sets them).
+_TRAINER_ROOTS = ("trainer", "experiment")
+
+
+def _touches_trainer(override: str) -> bool:
+    key = override.split("=", 1)[0].lstrip("+~")
+    return key.split(".")[0].split("/")[0] in _TRAINER_ROOTS
+
+
+class BlurbAutoLauncher(JoblibLauncher):
+    """The default multirun launcher: runs each batch as blurb_lab.parallel.auto_layout says, several
+    jobs at once (the parallel launcher's slots) on CPU trainers, one after another (Hydra's basic
+    launcher) on GPU and DDP trainers or for a lone job."""
+
+    def __init__(self, max_jobs: int = 0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.max_jobs = int(max_jobs)
+
+    def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
+        from hydra._internal.core_plugins.basic_launcher import BasicLauncher
+
+        from blurb_lab.parallel import auto_layout, describe_layout, visible_gpus
+
+        assert self.config is not None and self.hydra_context is not None and self.task_function is not None
+        cores, n_gpus = os.cpu_count() or 1, visible_gpus()
+        n = len(job_overrides)
+        layout = min(
+            (auto_layout(n, cores, trainer, n_gpus, self.max_jobs) for trainer in self._trainers(job_overrides)),
+            key=lambda layout: layout.at_once,
+        )  # the most cautious layout when the jobs' trainers differ
+        log.info(describe_layout(n, cores, layout))
+        with _jobs_told(self.config, layout.at_once):
+            if layout.at_once > 1:
+                self.joblib["n_jobs"] = layout.at_once
+                return super().launch(job_overrides, initial_job_idx)
+            basic = BasicLauncher()
+            basic.setup(hydra_context=self.hydra_context, task_function=self.task_function, config=self.config)
+            return basic.launch(job_overrides, initial_job_idx)
+
+    def _trainers(self, job_overrides: Sequence[Sequence[str]]) -> list[Any]:
+        """The trainer configs of the batch: the sweep's own, and one composed job per distinct set of
+        trainer-changing overrides (usually none: `-m seed=1,2,3` composes nothing)."""
+        assert self.config is not None and self.hydra_context is not None
+        groups: dict[tuple[str, ...], Sequence[str]] = {}
+        for job in job_overrides:
+            groups.setdefault(tuple(o for o in job if _touches_trainer(o)), job)
+        load = self.hydra_context.config_loader.load_sweep_config if any(groups) else None
+        return [load(self.config, list(job)).trainer if load and key else self.config.trainer
+                for key, job in groups.items()] or [self.config.trainer]  # fmt: skip
+
+
+@contextlib.contextmanager
+def _jobs_told(config: DictConfig, at_once: int) -> Iterator[None]:
+    """Each job is composed from the sweep's hydra overrides plus its own: append the chosen job count
+    there while the batch launches (the jobs' own overrides, and so their identity, stay as they were)."""
+    line = f"hydra.launcher.n_jobs={at_once}"
+    with read_write(config.hydra.overrides):
+        config.hydra.overrides.hydra.append(line)
+    try:
+        yield
+    finally:
+        with read_write(config.hydra.overrides):
+            del config.hydra.overrides.hydra[-1]

@@ -1,0 +1,202 @@
+"""hydra/launcher=auto, the default multirun launcher: its rule for jobs at once and threads per job,
+that a plain `-m` follows that rule on this machine, and that its seeds score as sequential ones do."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from omegaconf import OmegaConf
+
+from blurb_lab.parallel import auto_layout, describe_layout
+from tests.conftest import make_biosses_like, run_cli
+
+TINY = ["model=tiny_bert", "trainer.max_epochs=2", "trainer.enable_progress_bar=false"]
+CPU = OmegaConf.create({"accelerator": "cpu", "devices": 1, "strategy": "auto", "num_nodes": 1, "num_threads": 0})
+
+
+def trainer(**changes) -> object:
+    return OmegaConf.merge(CPU, changes)
+
+
+@pytest.mark.parametrize(
+    ("n_jobs", "cores", "changes", "n_gpus", "max_jobs", "expected"),
+    [
+        (8, 2, {}, 0, 0, (2, 1)),  # one thread per job, one job per core
+        (8, 16, {}, 0, 0, (8, 2)),  # fewer jobs than cores: the spare cores go to the jobs
+        (20, 16, {}, 0, 0, (16, 1)),
+        (3, 16, {}, 0, 0, (3, 5)),
+        (8, 1, {}, 0, 0, (1, 1)),  # one core: one after another
+        (8, 16, {}, 0, 4, (4, 4)),  # max_jobs caps the jobs at once
+        (8, 16, {"num_threads": 4}, 0, 0, (4, 4)),  # a fixed thread count sets how many fit
+        (8, 4, {"num_threads": 4}, 0, 0, (1, 4)),
+        (1, 16, {}, 0, 0, (1, 16)),  # a lone job keeps all the cores
+        (8, 16, {"accelerator": "gpu"}, 2, 0, (1, 16)),  # GPU trainers: one after another
+        (8, 16, {"accelerator": "auto"}, 1, 0, (1, 16)),  # auto on a machine with a GPU is a GPU trainer
+        (8, 16, {"accelerator": "auto"}, 0, 0, (8, 2)),
+        (8, 16, {"devices": 2, "strategy": "ddp"}, 0, 0, (1, 16)),  # DDP jobs start their own ranks
+        (8, 16, {"num_nodes": 2}, 0, 0, (1, 16)),
+    ],
+)
+def test_auto_layout_rule(n_jobs, cores, changes, n_gpus, max_jobs, expected):
+    layout = auto_layout(n_jobs, cores, trainer(**changes), n_gpus, max_jobs)
+    assert (layout.at_once, layout.threads) == expected
+    assert layout.at_once * (0 if layout.at_once == 1 else layout.threads) <= cores  # never oversubscribed
+
+
+def test_log_line_names_the_choice():
+    assert (
+        describe_layout(8, 2, auto_layout(8, 2, CPU))
+        == "launcher auto: 8 jobs, 2 at a time x 1 thread (2 cores; CPU trainer)"
+    )
+    gpu = describe_layout(3, 8, auto_layout(3, 8, trainer(accelerator="gpu"), 1))
+    assert gpu == "launcher auto: 3 jobs, one after another x 8 threads (8 cores; GPU trainer)"
+
+
+def _auto_launcher(overrides: list[str]):
+    """The launcher a plain `-m` gets, set up on the composed sweep config (no jobs are run)."""
+    from hydra import compose, initialize_config_dir
+
+    from blurb_lab.cli import CONFIG_DIR
+    from hydra_plugins.blurb_parallel_launcher.parallel_launcher import BlurbAutoLauncher
+
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose(config_name="config", overrides=overrides, return_hydra_config=True)
+    assert cfg.hydra.launcher._target_.endswith("BlurbAutoLauncher")  # the default, no launcher named
+    launcher = BlurbAutoLauncher(**{k: v for k, v in cfg.hydra.launcher.items() if k != "_target_"})
+    launcher.config, launcher.hydra_context, launcher.task_function = cfg, object(), lambda c: None
+    return launcher
+
+
+@pytest.mark.parametrize(("cores", "at_once"), [(1, 1), (2, 2), (4, 4), (16, 8)])
+def test_default_multirun_follows_the_rule_on_this_machine(cores, at_once, monkeypatch, caplog):
+    """Eight seeds, no launcher named: jobs at once follow the core count by the rule, not a constant,
+    and each job is told the count (hydra.launcher.n_jobs) so it takes cores // count threads."""
+    import logging
+    import sys
+
+    import blurb_lab.parallel
+    from hydra_plugins.blurb_parallel_launcher import parallel_launcher
+
+    launcher = _auto_launcher([])
+    # Hydra's plugin scan may re-run these modules: patch the classes the launcher really uses.
+    (joblib_base,) = type(launcher).__bases__
+    basic = sys.modules["hydra._internal.core_plugins.basic_launcher"]
+    seen = {}
+
+    def fake_launch(self, job_overrides, initial_job_idx):
+        seen["n_jobs"] = self.joblib["n_jobs"] if hasattr(self, "joblib") else 1
+        seen["told"] = list(launcher.config.hydra.overrides.hydra)
+        return []
+
+    monkeypatch.setattr(parallel_launcher.os, "cpu_count", lambda: cores)
+    monkeypatch.setattr(blurb_lab.parallel, "visible_gpus", lambda: 0)
+    monkeypatch.setattr(joblib_base, "launch", fake_launch)
+    monkeypatch.setattr(basic.BasicLauncher, "launch", fake_launch)
+    with caplog.at_level(logging.INFO):
+        launcher.launch([[f"seed={s}"] for s in range(1, 9)], 0)
+    expected = auto_layout(8, cores, launcher.config.trainer)
+    assert (expected.at_once, seen["n_jobs"]) == (at_once, at_once)
+    assert seen["told"][-1] == f"hydra.launcher.n_jobs={at_once}"
+    assert list(launcher.config.hydra.overrides.hydra) == []  # the sweep's own config is left as it was
+    assert describe_layout(8, cores, expected) in caplog.text
+
+
+def test_trainer_swept_to_ddp_runs_the_batch_one_after_another(monkeypatch):
+    """A job override that changes the trainer is composed: a DDP trainer in the batch means sequential."""
+    from hydra_plugins.blurb_parallel_launcher import parallel_launcher
+
+    launcher = _auto_launcher([])
+    composed = OmegaConf.create({"trainer": trainer(devices=2, strategy="ddp")})
+    loader = type("Loader", (), {"load_sweep_config": lambda self, config, overrides: composed})()
+    launcher.hydra_context = type("Context", (), {"config_loader": loader})()
+    trainers = launcher._trainers([["seed=1"], ["seed=2", "trainer=ddp_cpu"]])
+    assert [t.strategy for t in trainers] == ["auto", "ddp"]
+    assert min(auto_layout(2, 16, t).at_once for t in trainers) == 1
+    assert parallel_launcher._touches_trainer("+trainer.num_threads=2")
+    assert not parallel_launcher._touches_trainer("seed=3")
+
+
+def test_bench_times_the_layout_the_rule_picks_once():
+    """make bench's seeds per hour: the auto layout is timed only where it is not the 2 x 1 run."""
+    from blurb_lab.bench.seeds import layouts, table
+
+    two, auto_two = layouts(8, 2)
+    sixteen, auto_sixteen = layouts(8, 16)
+    assert list(two) == ["sequential", "parallel_2x1"] and (auto_two.at_once, auto_two.threads) == (2, 1)
+    assert list(sixteen) == ["sequential", "parallel_2x1", "auto"] and (auto_sixteen.at_once, auto_sixteen.threads) == (
+        8,
+        2,
+    )
+    assert "trainer.num_threads=16" in sixteen["sequential"] and "hydra/launcher=basic" in sixteen["sequential"]
+    row = {"wall_s": 100.0, "seeds_per_hour": 288.0}
+    report = {"cores": 2, "auto_layout": {"at_once": 2, "threads": 1}, "sequential": row, "parallel_2x1": row,
+              "auto": "same as parallel_2x1", "speedup": 1.0}  # fmt: skip
+    assert table(report)[2].split() == ["parallel_2x1", "2", "x", "1", "100.0", "288.0"]
+
+
+def scores(sweep: Path) -> dict[int, float]:
+    return {r["seed"]: r["test_score"] for r in (json.loads(p.read_text()) for p in sweep.glob("*/results.json"))}
+
+
+def test_auto_multirun_scores_equal_sequential_ones_with_one_thread(tmp_path: Path):
+    """The default multirun (2 seeds on this machine's cores) against Hydra's basic launcher at the
+    threads per job the rule gives (1 on a 2-core machine): the same per-seed scores."""
+    import os
+
+    data = make_biosses_like(tmp_path / "data")
+    seeds = ["-m", "seed=1,2"]
+    auto = run_cli(*TINY, f"data.root={data}", "hydra.sweep.dir=auto", *seeds, cwd=tmp_path)
+    assert auto.returncode == 0, auto.stderr[-3000:]
+    layout = auto_layout(2, os.cpu_count() or 1, CPU)
+    assert describe_layout(2, os.cpu_count() or 1, layout) in auto.stdout + auto.stderr
+    threads = layout.threads
+    sequential = run_cli(*TINY, f"data.root={data}", "hydra/launcher=basic", f"trainer.num_threads={threads}",
+                         "hydra.sweep.dir=seq", *seeds, cwd=tmp_path)  # fmt: skip
+    assert sequential.returncode == 0, sequential.stderr[-3000:]
+    assert sorted(scores(tmp_path / "auto")) == [1, 2]
+    assert scores(tmp_path / "auto") == scores(tmp_path / "seq")
+    if layout.at_once > 1:
+        logs = "".join(p.read_text() for p in (tmp_path / "auto").glob("*/blurb_lab.log"))
+        assert f"parallel slot 0 of {layout.at_once}: {threads} threads" in logs
+
+
+def _gone(pid: int) -> bool:
+    """Exited (a zombie waiting for a reaper counts: it computes nothing)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_a_parallel_job_ends_when_its_sweep_is_killed():
+    """A worker that called exit_with_parent ends soon after its parent is SIGKILLed, not at the end
+    of its job (a killed sweep leaves no orphan computing in its job dir)."""
+    import subprocess
+    import sys
+    import time
+
+    worker = (
+        "import time; from blurb_lab.parallel import exit_with_parent; exit_with_parent(0.1); "
+        "print('ready', flush=True); time.sleep(120)"
+    )
+    sweep = (
+        "import subprocess, sys, time; "
+        f"w = subprocess.Popen([sys.executable, '-c', {worker!r}], stdout=subprocess.PIPE, text=True); "
+        "print(w.pid, flush=True); w.stdout.readline(); print('go', flush=True); time.sleep(120)"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", sweep], stdout=subprocess.PIPE, text=True)
+    try:
+        pid = int(parent.stdout.readline())
+        assert parent.stdout.readline().strip() == "go"
+        assert not _gone(pid)
+        parent.kill()
+        parent.wait()
+        deadline = time.time() + 20
+        while not _gone(pid) and time.time() < deadline:
+            time.sleep(0.1)
+        assert _gone(pid)
+    finally:
+        parent.kill()
