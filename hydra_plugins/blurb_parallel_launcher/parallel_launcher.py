@@ -7,6 +7,7 @@ Hydra imports this module when it scans `hydra_plugins` (outside sys.modules, so
 import contextlib
 import logging
 import os
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,12 @@ from hydra_plugins.hydra_joblib_launcher.joblib_launcher import JoblibLauncher
 from omegaconf import DictConfig, read_write
 
 log = logging.getLogger(__name__)
+
+# loky replaces a worker whose memory grew by 300 MB since its first job (its leak guard); a MiniLM
+# job's activations and the weights kept for the next job (models/loading.py) pass that, so the pool
+# starts a fresh worker, and the jobs and their results are unaffected. Its warning would read like
+# a failure in every sweep's log.
+warnings.filterwarnings("ignore", message="A worker stopped while some jobs were given to the executor")
 
 
 @dataclass
