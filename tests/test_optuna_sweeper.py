@@ -249,3 +249,16 @@ def test_pruner_stops_bad_trials_early(tmp_path: Path, data_root: Path) -> None:
         assert "pruned_at_step" in t.user_attrs
         for job_dir in t.user_attrs["job_dirs"]:
             assert json.loads((Path(job_dir) / "results.json").read_text())["epochs"] < 4
+
+
+@pytest.mark.parametrize("preset", ["minilm_bi_cv_recipe", "minilm_cross_cv_recipe"])
+def test_cross_validated_recipe_presets_score_each_trial_over_the_five_folds(preset: str) -> None:
+    """Seeds 1-5 are the five folds (data.cv_folds=5), so a trial's mean rests on all of train + dev."""
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose("config", overrides=[f"hparams_search={preset}"], return_hydra_config=True)
+    sweeper = cfg.hydra.sweeper
+    assert list(sweeper.seeds) == [1, 2, 3, 4, 5] and str(sweeper.objective).endswith("mean")
+    assert sweeper.params["data.cv_folds"] == "choice(5)" and "optim.lr" in sweeper.params
+    assert sweeper.sampler._target_.endswith("GridSampler") and cfg.model.name == "minilm"
