@@ -109,7 +109,7 @@ def prepare(cfg: DictConfig) -> Prepared:
     from blurb_lab.strategies import apply_strategy, resolve_auto
     from blurb_lab.tasks import get_task_type
 
-    task_type = get_task_type(cfg.task)
+    task_type = get_task_type(cfg.task, cfg.model.pair_head)
     splits = load_splits(cfg)
     check_splits(task_type, splits)  # shape and values (finite, in range, unique ids, no empty text)
 
@@ -155,6 +155,8 @@ def prepare(cfg: DictConfig) -> Prepared:
         weight_decay=cfg.optim.weight_decay,
         extra_pooler=head.pooler if own_pooler else None,
     )
+    pad_id = tokenizer.pad_token_id
+    task_type.init_head(encoder, head, datamodule.features["train"], pad_id if pad_id is not None else 0)
     module = FineTuner(encoder, head, task_type, plan.param_groups, cfg.optim)
     torch.manual_seed(cfg.seed_dropout)  # from here on the global stream only draws dropout masks
     if cfg.trainer.compile:

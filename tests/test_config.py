@@ -49,8 +49,11 @@ def test_defaults_follow_blurb_protocol():
     assert cfg.model.name == "minilm" and cfg.task.name == "biosses" and cfg.strategy.name == "standard"
     assert cfg.optim.warmup_ratio == 0.1 and cfg.seed == 1 == cfg.seed_init == cfg.seed_data == cfg.seed_dropout
     # MiniLM carries its own recipes (chosen on dev); a model without one takes the task's BLURB values.
-    recipe = cfg.model.recipes[-1]  # BIOSSES cross-encoded: the catch-all entry
+    (recipe,) = [r for r in cfg.model.recipes if r.pair_head == "cosine"]  # BIOSSES cross-encoded, cosine head
+    assert cfg.model.pair_head == "cosine" and cfg.task.pair_encoding == "cross"
     assert (cfg.optim.lr, cfg.data.batch_size, cfg.trainer.max_epochs) == (recipe.lr, recipe.batch_size, recipe.epochs)
+    linear = compose_cfg("model.pair_head=linear")  # BLURB's head takes the catch-all entry, searched for it
+    assert linear.optim.lr == cfg.model.recipes[-1].lr != recipe.lr
     base = compose_cfg("model=pubmedbert_base")
     assert base.optim.lr == base.task.lr and base.data.batch_size == base.task.batch_size
     assert base.trainer.max_epochs == base.task.epochs

@@ -33,6 +33,7 @@ def matching_recipe(cfg: DictConfig) -> DictConfig | None:
             recipe.get("task") in (None, task.name)
             and (not recipe.get("task_types") or task.type in recipe.task_types)
             and recipe.get("pair_encoding") in (None, task.get("pair_encoding"))
+            and recipe.get("pair_head") in (None, cfg.model.get("pair_head"))
         ):
             return recipe
     return None

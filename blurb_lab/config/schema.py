@@ -31,6 +31,7 @@ class RecipeConfig:
     task: str | None = None  # a task name
     task_types: list[str] = field(default_factory=list)  # task.type values
     pair_encoding: str | None = None  # cross | bi
+    pair_head: str | None = None  # linear | cosine (model.pair_head)
     lr: float | None = None
     batch_size: int | None = None
     epochs: int | None = None
@@ -47,6 +48,7 @@ class ModelConfig:
     size: str = "base"  # small | base | large (the `auto` strategy reads it)
     dropout: float = 0.1
     pooling: str = "cls"  # pooler | cls | mean: how sequence-level heads read the encoder
+    pair_head: str = "linear"  # cross-encoded similarity: linear (BLURB) | cosine (per-sentence mean pools)
     recipes: list[RecipeConfig] = field(default_factory=list)
     random: RandomInitConfig = field(default_factory=RandomInitConfig)
 

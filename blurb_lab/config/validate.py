@@ -56,6 +56,7 @@ RULES = [
     _rule("model.family", *_one_of(FAMILIES)),
     _rule("model.dropout", lambda v: 0 <= v < 1, "in [0, 1)"),
     _rule("model.pooling", *_one_of(POOLINGS)),
+    _rule("model.pair_head", *_one_of(("linear", "cosine"))),
     _rule("task.target_scaling", *_one_of(("standardize", "none"))),
     _rule("task.pair_encoding", *_one_of(("cross", "bi"))),
     _rule("strategy.freeze_lower_layers", lambda v: v >= 0, ">= 0"),
@@ -135,6 +136,9 @@ def validate(cfg: Any) -> None:
             raise ConfigError("task.pair_encoding", f"'bi' is for sentence-pair similarity, not {cfg.task.type}")
         if cfg.task.label_range is None:
             raise ConfigError("task.pair_encoding", "'bi' maps labels through task.label_range; set it to [low, high]")
+    if cfg.model.pair_head == "cosine" and cfg.model.pooling != "mean":
+        pooling = cfg.model.pooling
+        raise ConfigError("model.pair_head", f"'cosine' mean-pools each sentence, but model.pooling is {pooling!r}")
     try:
         shape = model_shape(cfg.model)
     except Exception:  # a missing folder is reported when the model is loaded
