@@ -156,7 +156,7 @@ def prepare(cfg: DictConfig) -> Prepared:
         extra_pooler=head.pooler if own_pooler else None,
     )
     pad_id = tokenizer.pad_token_id
-    task_type.init_head(encoder, head, datamodule.features["train"], pad_id if pad_id is not None else 0)
+    task_type.init_head(encoder, head, datamodule.features, pad_id if pad_id is not None else 0)
     module = FineTuner(encoder, head, task_type, plan.param_groups, cfg.optim)
     torch.manual_seed(cfg.seed_dropout)  # from here on the global stream only draws dropout masks
     if cfg.trainer.compile:

@@ -4,6 +4,7 @@ must learn what the model can learn, and say what it has to beat)."""
 from __future__ import annotations
 
 import logging
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -14,11 +15,13 @@ from transformers import AutoModel, BertConfig
 
 from blurb_lab.cli import CONFIG_DIR
 from blurb_lab.config.resolvers import applied_recipe
+from blurb_lab.config.validate import validate
+from blurb_lab.errors import ConfigError
 from blurb_lab.models.loading import check_pooler, load_encoder
 from blurb_lab.models.pooling import Pooling
 from blurb_lab.references import zero_shot_scores
 from blurb_lab.tasks import get_task_type
-from blurb_lab.tasks.sequence import BiEncoderRegression, PairRegression
+from blurb_lab.tasks.sequence import BiEncoderRegression, CrossCosineRegression, PairRegression
 
 SHAPE = {"vocab_size": 50, "hidden_size": 16, "num_hidden_layers": 2, "num_attention_heads": 2,
          "intermediate_size": 32, "max_position_embeddings": 64}  # fmt: skip
@@ -101,6 +104,56 @@ def test_bi_encoding_scores_the_cosine_of_separately_encoded_sentences() -> None
     assert task.target(batch).tolist() == [1.0, 0.0]
 
 
+def test_cross_cosine_head_pools_each_sentence_of_the_joint_encoding() -> None:
+    from transformers import BertTokenizerFast
+
+    task = get_task_type(cfg_for("task=biosses", "model.pair_head=cosine", "model.pooling=mean").task, "cosine")
+    assert isinstance(task, CrossCosineRegression) and task.encoding_tag != get_task_type(cfg_for().task).encoding_tag
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "kinase", "binds", "gene", "cells"]
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "vocab.txt").write_text("\n".join(vocab))
+        tokenizer = BertTokenizerFast(str(Path(folder) / "vocab.txt"))
+    pairs = [("kinase binds", "kinase binds"), ("gene", "cells cells gene"), ("kinase", "cells")]
+    labels = [4.0, 1.0, 0.5]
+    train = [{"id": str(i), "sentence1": a, "sentence2": b, "label": labels[i]} for i, (a, b) in enumerate(pairs)]
+    encoded = task.encode(train, tokenizer, max_len=16)
+    assert encoded["segments"][1] == [-1, 0, -1, 1, 1, 1, -1]  # [CLS] gene [SEP] cells cells gene [SEP]
+    task.fit(train)
+    features = task.features(train, encoded)
+    batch = task.collate(features, pad_id=0)
+    assert batch["segments"][2].tolist()[-2:] == [-1, -1]  # padding belongs to neither sentence
+    torch.manual_seed(0)
+    encoder = AutoModel.from_config(BertConfig(**SHAPE)).eval()
+    head = task.build_head(16, 0.1, "mean", own_pooler=False, init_std=0.02)
+    outputs = encoder(**{k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids")})
+    a, b = outputs.last_hidden_state[1, 1:2].mean(0), outputs.last_hidden_state[1, 3:6].mean(0)  # one joint pass
+    cosine = head.cosine(outputs, batch["segments"])
+    assert cosine[1].item() == pytest.approx(torch.cosine_similarity(a, b, dim=0).item(), abs=1e-5)
+    # The affine map starts as the least-squares fit of the trained targets on these cosines.
+    task.init_head(encoder, head, {"train": features, "test": features}, pad_id=0)
+    x, y = cosine.squeeze(-1).double(), task.target(batch).double()
+    slope = ((x - x.mean()) * (y - y.mean())).sum() / (x - x.mean()).square().sum()
+    assert head.out.weight.item() == pytest.approx(slope.item(), rel=1e-4)
+    with torch.no_grad():
+        predicted = task.decode(task.forward(encoder, head, batch), batch)
+    assert sum(predicted) / 3 == pytest.approx(sum(r["label"] for r in train) / 3, abs=1e-4)  # level: the train mean
+    start = task.describe()["pair_head"]
+    assert start["slope"] == pytest.approx(slope.item(), rel=1e-4) and start["train_pairs"] == 3
+    assert start["start_test_score"] == pytest.approx(task.score(predicted, labels), abs=1e-5)  # the untrained score
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["model.pair_head=cosine", "model.pooling=cls"], "model.pair_head: 'cosine' mean-pools each sentence"),
+        (["model.pair_head=dot"], "model.pair_head: 'dot' is not allowed"),
+    ],
+)
+def test_pair_head_values_are_checked(overrides: list[str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        validate(cfg_for("model=tiny_bert", *overrides))
+
+
 @pytest.mark.parametrize(
     ("overrides", "lr", "batch", "epochs"),
     [
@@ -126,16 +179,21 @@ def test_model_recipe_applies_unless_the_user_sets_the_key(overrides: list[str],
 
 def test_minilm_recipes_follow_the_task_kind_they_were_chosen_for() -> None:
     lrs = {
-        (task, enc): cfg_for("model=minilm", f"task={task}", f"task.pair_encoding={enc}").optim.lr
-        for task, enc in [("biosses", "cross"), ("biosses", "bi"), ("gad", "cross"), ("hoc", "cross")]
-    }
-    recipes = cfg_for("model=minilm").model.recipes
-    assert lrs[("biosses", "bi")] == recipes[0].lr and lrs[("gad", "cross")] == lrs[("hoc", "cross")] == recipes[1].lr
-    assert lrs[("biosses", "cross")] == recipes[-1].lr and all(r.chosen_by for r in recipes)
+        (task, enc, head): cfg_for(
+            "model=minilm", f"task={task}", f"task.pair_encoding={enc}", f"model.pair_head={head}"
+        ).optim.lr
+        for task, enc, head in [("biosses", "cross", "cosine"), ("biosses", "cross", "linear"),
+                                ("biosses", "bi", "cosine"), ("gad", "cross", "cosine"), ("hoc", "cross", "linear")]
+    }  # fmt: skip
+    bi, cross_cosine, classification, catch_all = cfg_for("model=minilm").model.recipes
+    assert lrs[("biosses", "bi", "cosine")] == bi.lr and lrs[("biosses", "cross", "cosine")] == cross_cosine.lr
+    assert lrs[("gad", "cross", "cosine")] == lrs[("hoc", "cross", "linear")] == classification.lr
+    assert lrs[("biosses", "cross", "linear")] == catch_all.lr != cross_cosine.lr  # BLURB's head: its own search
+    assert all(r.chosen_by for r in (bi, cross_cosine, classification, catch_all))
 
 
 def test_results_credit_a_recipe_only_when_one_of_its_values_was_used() -> None:
-    assert applied_recipe(cfg_for("model=minilm", "task=gad")) == cfg_for("model=minilm").model.recipes[1].chosen_by
+    assert applied_recipe(cfg_for("model=minilm", "task=gad")) == cfg_for("model=minilm").model.recipes[2].chosen_by
     assert applied_recipe(cfg_for("model=minilm", "task=gad", "optim.lr=2e-5", "data.batch_size=32")) is None
     assert applied_recipe(cfg_for("model=pubmedbert_base", "task=gad")) is None
 

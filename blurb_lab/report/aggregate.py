@@ -254,14 +254,17 @@ def _trivial_cell(row: dict[str, Any]) -> str:
 
 
 def to_seed_table(results: list[dict[str, Any]]) -> str:
-    """One line per run: its scores beside the references it must beat (printed at the end of a sweep)."""
+    """One line per run: its scores beside the references it must beat (printed at the end of a sweep);
+    `start test` is the run's own head before any training step, where the head starts fitted
+    (model.pair_head=cosine)."""
     lines = [
-        "| configuration | seed | status | dev | test | trivial test | zero-shot test |",
-        "|---|---|---|---|---|---|---|",
+        "| configuration | seed | status | dev | test | trivial test | zero-shot test | start test |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in sorted(results, key=lambda r: (r.get("config_label", ""), run_sort_key(r))):
         scores = " | ".join(_fmt(r.get(f"{k}_score")) for k in ("dev", "test", "trivial_test", "zero_shot_test"))
-        lines.append(f"| {r.get('config_label')} | {r.get('seed')} | {r.get('status')} | {scores} |")
+        start = _fmt((r.get("pair_head") or {}).get("start_test_score"))
+        lines.append(f"| {r.get('config_label')} | {r.get('seed')} | {r.get('status')} | {scores} | {start} |")
     return "\n".join(lines) + "\n"
 
 

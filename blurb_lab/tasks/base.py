@@ -72,9 +72,9 @@ class TaskType:
         """The task's head over the encoder; `own_pooler`: pooling=pooler but the encoder has none."""
         raise NotImplementedError
 
-    def init_head(self, encoder: nn.Module, head: nn.Module, train: list[Feature], pad_id: int) -> None:
-        """Set the head from the train features and the encoder as training will start (most heads
-        start from their random init and need nothing)."""
+    def init_head(self, encoder: nn.Module, head: nn.Module, features: dict[str, list[Feature]], pad_id: int) -> None:
+        """Set the head from the features of each split and the encoder as training will start
+        (most heads start from their random init and need nothing)."""
 
     def forward(self, encoder: nn.Module, head: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         inputs = {k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in batch}

@@ -338,26 +338,38 @@ class CrossCosineRegression(PairRegression):
         return head(encoder(**inputs), batch["segments"])
 
     @torch.no_grad()
-    def init_head(self, encoder: nn.Module, head: nn.Module, train: list[Feature], pad_id: int) -> None:
+    def _cosines(self, encoder: nn.Module, head: CrossCosineHead, features: list[Feature], pad_id: int) -> torch.Tensor:
+        parts = []
+        for start in range(0, len(features), 64):
+            batch = self.collate(features[start : start + 64], pad_id)
+            inputs = {k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in batch}
+            parts.append(head.cosine(encoder(**inputs), batch["segments"]).squeeze(-1).double())
+        return torch.cat(parts)
+
+    @torch.no_grad()
+    def init_head(self, encoder: nn.Module, head: nn.Module, features: dict[str, list[Feature]], pad_id: int) -> None:
         """Least-squares fit of the trained targets on the starting encoder's train cosines (after
-        the strategy, so a re-initialised top is what is fitted). No dropout, no random draws."""
+        the strategy, so a re-initialised top is what is fitted), then the dev and test scores of
+        that untrained predictor: the start a fine-tuned run must beat. No dropout, no random draws."""
         was_training = encoder.training
         encoder.eval()
-        cosines, targets = [], []
         try:
-            for start in range(0, len(train), 64):
-                batch = self.collate(train[start : start + 64], pad_id)
-                inputs = {k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in batch}
-                cosines.append(head.cosine(encoder(**inputs), batch["segments"]).squeeze(-1).double())
-                targets.append(self.target(batch).double())
+            cosines = {split: self._cosines(encoder, head, feats, pad_id) for split, feats in features.items()}
         finally:
             encoder.train(was_training)
-        x, y = torch.cat(cosines), torch.cat(targets)
+        x = cosines["train"]
+        y = torch.tensor([(f["target"] - self.center) / self.scale for f in features["train"]], dtype=torch.float64)
         spread = (x - x.mean()).square().mean()
         slope = ((x - x.mean()) * (y - y.mean())).mean() / spread if spread > 1e-12 else torch.tensor(0.0)
+        intercept = y.mean() - slope * x.mean()
         head.out.weight.fill_(float(slope))
-        head.out.bias.fill_(float(y.mean() - slope * x.mean()))
-        self.head_init = {"slope": float(slope), "intercept": float(head.out.bias), "train_pairs": len(train)}
+        head.out.bias.fill_(float(intercept))
+        self.head_init = {"slope": float(slope), "intercept": float(intercept), "train_pairs": len(x)}
+        for split in ("dev", "test"):
+            if features.get(split):
+                predicted = (cosines[split] * slope + intercept) * self.scale + self.center
+                golds = [f["target"] for f in features[split]]
+                self.head_init[f"start_{split}_score"] = self.score(predicted.tolist(), golds)
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "pair_head": {"mode": "cosine", **getattr(self, "head_init", {})}}
