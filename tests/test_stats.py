@@ -426,3 +426,17 @@ def test_sweep_through_the_cli_writes_the_statistics_to_disk_and_to_offline_wand
     assert any(key.startswith("plots/evp_biosses") for h in aggregate["history"] for key in h)
     trivial = summary["reference_scores"]["biosses"]["trivial_dev"]
     assert aggregate["summary"].get("reference/biosses/trivial_dev") == pytest.approx(trivial)
+
+
+def test_seed_table_prints_each_runs_untrained_start_beside_the_references() -> None:
+    from blurb_lab.report.aggregate import to_seed_table
+
+    base = {"status": "ok", "dev_score": 0.8, "test_score": 0.85, "trivial_test_score": 0.0}
+    runs = [
+        {**base, "config_label": "cross", "seed": 1, "zero_shot_test_score": 0.847,
+         "pair_head": {"mode": "cosine", "start_test_score": 0.78}},
+        {**base, "config_label": "gad", "seed": 1, "zero_shot_test_score": None},
+    ]  # fmt: skip
+    header, _, cross, gad = to_seed_table(runs).splitlines()
+    assert header.endswith("| trivial test | zero-shot test | start test |")
+    assert cross.endswith("| 0.8500 | 0.0000 | 0.8470 | 0.7800 |") and gad.endswith("| 0.0000 | – | – |")
