@@ -251,8 +251,15 @@ def test_pruner_stops_bad_trials_early(tmp_path: Path, data_root: Path) -> None:
             assert json.loads((Path(job_dir) / "results.json").read_text())["epochs"] < 4
 
 
-@pytest.mark.parametrize("preset", ["minilm_bi_cv_recipe", "minilm_cross_cv_recipe"])
-def test_cross_validated_recipe_presets_score_each_trial_over_the_five_folds(preset: str) -> None:
+@pytest.mark.parametrize(
+    ("preset", "pair_head"),
+    [
+        ("minilm_bi_cv_recipe", "linear"),  # bi-encoding ignores the head
+        ("minilm_cross_cv_recipe", "linear"),
+        ("minilm_cross_cosine_cv_recipe", "cosine"),
+    ],
+)
+def test_cross_validated_recipe_presets_score_each_trial_over_the_five_folds(preset: str, pair_head: str) -> None:
     """Seeds 1-5 are the five folds (data.cv_folds=5), so a trial's mean rests on all of train + dev."""
     from hydra import compose, initialize_config_dir
 
@@ -262,3 +269,4 @@ def test_cross_validated_recipe_presets_score_each_trial_over_the_five_folds(pre
     assert list(sweeper.seeds) == [1, 2, 3, 4, 5] and str(sweeper.objective).endswith("mean")
     assert sweeper.params["data.cv_folds"] == "choice(5)" and "optim.lr" in sweeper.params
     assert sweeper.sampler._target_.endswith("GridSampler") and cfg.model.name == "minilm"
+    assert cfg.model.pair_head == pair_head  # the head each search was run with

@@ -81,9 +81,11 @@ def run_pair(work: Path, data: Path, task: str, epochs: int, batch: int, lr: flo
     once more with data.sort_eval_by_length=false, last, for the evaluation share)."""
     out = work / f"{task}-{repeat}"
     out.mkdir(parents=True, exist_ok=True)
+    # model.pair_head=linear: on BIOSSES, the Trainer's head, so both do the same work
     ours = [sys.executable, "-m", "blurb_lab", f"task={task}", "model=minilm", f"data.root={data}",
             f"trainer.max_epochs={epochs}", f"data.batch_size={batch}", f"optim.lr={lr}", f"task.max_len={max_len}",
-            "seed=1", "trainer.enable_progress_bar=false", f"data.cache_dir={out / 'cache'}"]  # fmt: skip
+            "seed=1", "trainer.enable_progress_bar=false", f"data.cache_dir={out / 'cache'}",
+            "model.pair_head=linear"]  # fmt: skip
     theirs = [sys.executable, "-m", "blurb_lab.bench.baseline", task, str(data), minilm_dir(), str(epochs), str(batch),
               str(lr), str(max_len), "1"]  # fmt: skip
     commands = {"blurb_lab": [*ours, f"hydra.run.dir={out / 'blurb_lab'}"],
