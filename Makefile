@@ -58,9 +58,10 @@ test: $(STAMP)
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
 
-# The README's main job: the offline MiniLM on BIOSSES, 5 seeds, cross-encoded (BLURB's protocol)
-# and bi-encoded (cosine of mean-pooled sentence vectors), with MiniLM's recipe; the per-seed and
-# summary tables end with the trivial and zero-shot references.
+# The README's main job: the offline MiniLM on BIOSSES, 5 seeds, cross-encoded (BLURB's input, scored
+# by MiniLM's cosine head, model.pair_head) and bi-encoded (cosine of mean-pooled sentence vectors),
+# with MiniLM's recipes; the per-seed and summary tables end with the trivial and zero-shot
+# references and the cosine head's untrained start.
 demo: $(STAMP)
 	$(BIN)/python -m blurb_lab task=biosses model=minilm strategy=standard trainer.enable_progress_bar=false \
 		-m task.pair_encoding=cross,bi seed=$(SEEDS)
