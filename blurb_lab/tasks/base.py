@@ -8,14 +8,16 @@ prediction (internal form) -> metric inputs; so a predictions file scores to the
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
-import torchmetrics
 from torch import nn
 
 from blurb_lab.errors import DataError
 from blurb_lab.types import Record
+
+if TYPE_CHECKING:  # torchmetrics' import takes ~2 s (it pulls scipy and matplotlib): only when scoring
+    import torchmetrics
 
 Feature = dict[str, Any]
 
