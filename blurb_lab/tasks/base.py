@@ -79,8 +79,7 @@ class TaskType:
         (most heads start from their random init and need nothing)."""
 
     def forward(self, encoder: nn.Module, head: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        inputs = {k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in batch}
-        return head(encoder(**inputs), batch["attention_mask"])
+        return head(encode_batch(encoder, batch), batch["attention_mask"])
 
     def loss(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         raise NotImplementedError
@@ -170,6 +169,11 @@ def entropy(labels: list[Any]) -> float:
     counts = Counter(labels)
     total = sum(counts.values())
     return -sum(c / total * math.log(c / total) for c in counts.values())
+
+
+def encode_batch(encoder: nn.Module, batch: dict[str, torch.Tensor]) -> Any:
+    """The encoder's outputs for a collated batch (the inputs it takes, of those the batch has)."""
+    return encoder(**{k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in batch})
 
 
 def pad(sequences: list[list[int]], value: int) -> torch.Tensor:

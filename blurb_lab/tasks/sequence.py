@@ -11,7 +11,7 @@ from torch import nn
 
 from blurb_lab.errors import ConfigError
 from blurb_lab.models.pooling import Pooling
-from blurb_lab.tasks.base import Feature, TaskType, attention_mask, entropy, init_linear, pad
+from blurb_lab.tasks.base import Feature, TaskType, attention_mask, encode_batch, entropy, init_linear, pad
 from blurb_lab.types import Record
 
 
@@ -334,16 +334,14 @@ class CrossCosineRegression(PairRegression):
         return CrossCosineHead()
 
     def forward(self, encoder: nn.Module, head: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        inputs = {k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in batch}
-        return head(encoder(**inputs), batch["segments"])
+        return head(encode_batch(encoder, batch), batch["segments"])
 
     @torch.no_grad()
     def _cosines(self, encoder: nn.Module, head: CrossCosineHead, features: list[Feature], pad_id: int) -> torch.Tensor:
         parts = []
         for start in range(0, len(features), 64):
             batch = self.collate(features[start : start + 64], pad_id)
-            inputs = {k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in batch}
-            parts.append(head.cosine(encoder(**inputs), batch["segments"]).squeeze(-1).double())
+            parts.append(head.cosine(encode_batch(encoder, batch), batch["segments"]).squeeze(-1).double())
         return torch.cat(parts)
 
     @torch.no_grad()
