@@ -10,10 +10,9 @@ from typing import Any
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
 
 from blurb_lab.data.datamodule import BlurbDataModule
-from tests.conftest import WORDS, make_task_fixtures, write_jsonl
+from tests.conftest import WORDS, compose_config, make_task_fixtures, write_jsonl
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*LeafSpec", "ignore:.*does not have many workers")
 
@@ -119,14 +118,12 @@ def _biosses_of_varied_length(root: Path, sizes: tuple[int, int, int] = (16, 9, 
 def _evaluate(task: str, data: Path, out: Path, sort: bool) -> dict[str, Any]:
     """Validate and test one seeded, untrained tiny_bert; what each feature's logits were, the batches
     in the order they came, the scores and the predictions file."""
-    from blurb_lab.cli import CONFIG_DIR
     from blurb_lab.train import make_trainer, prepare, write_predictions
 
     overrides = [f"task={task}", "model=tiny_bert", f"data.root={data}", "data.eval_batch_size=3",
                  f"data.cache_dir={out.parent / 'cache'}", "task.max_len=64", "trainer.enable_progress_bar=false",
                  f"data.sort_eval_by_length={str(sort).lower()}"]  # fmt: skip
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        cfg = compose(config_name="config", overrides=overrides)
+    cfg = compose_config(overrides=overrides)
     prepared = prepare(cfg)
     task_type, features = prepared.task_type, prepared.datamodule.features
     logits_of: dict[tuple[str, int], torch.Tensor] = {}
@@ -183,13 +180,11 @@ def test_the_eval_order_is_no_part_of_a_configurations_identity():
     """Results written before the key existed, and runs with either order, are seeds of one configuration."""
     from omegaconf import OmegaConf
 
-    from blurb_lab.cli import CONFIG_DIR
     from blurb_lab.identity import configuration_key, configuration_label
 
     keys, labels = set(), set()
     for override in ([], ["data.sort_eval_by_length=false"]):
-        with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-            cfg = compose(config_name="config", overrides=["model=tiny_bert", *override])
+        cfg = compose_config(overrides=["model=tiny_bert", *override])
         hparams = OmegaConf.to_container(cfg)
         hparams["paths"] = {}  # needs Hydra's runtime; no part of identity either
         hparams = OmegaConf.to_container(OmegaConf.create(hparams), resolve=True)

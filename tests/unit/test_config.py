@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from blurb_lab.cli import CONFIG_DIR, preflight
 from blurb_lab.config.validate import validate
 from blurb_lab.errors import ConfigError
+from tests.conftest import compose_config
 
 GROUPS = ["model", "task", "strategy", "trainer", "logger", "paths", "hydra", "experiment"]
 
@@ -20,8 +20,7 @@ def options(group: str) -> list[str]:
 
 
 def compose_cfg(*overrides: str):
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        return compose(config_name="config", overrides=list(overrides))
+    return compose_config(overrides=list(overrides))
 
 
 def test_every_group_has_options():
@@ -60,10 +59,9 @@ def test_defaults_follow_blurb_protocol():
 
 
 def test_stability_presets_sweep_four_strategies_over_blurb_seed_counts():
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        biosses = compose(config_name="config", overrides=["experiment=stability_biosses"], return_hydra_config=True)
-        other = compose(config_name="config", overrides=["experiment=stability", "task=gad"], return_hydra_config=True)
-        gad = compose(config_name="config", overrides=["experiment=stability_gad"], return_hydra_config=True)
+    biosses = compose_config(overrides=["experiment=stability_biosses"], hydra=True)
+    other = compose_config(overrides=["experiment=stability", "task=gad"], hydra=True)
+    gad = compose_config(overrides=["experiment=stability_gad"], hydra=True)
     assert biosses.hydra.mode.name == "MULTIRUN" and biosses.task.name == "biosses"
     params = biosses.hydra.sweeper.params
     assert params.strategy == "standard,freeze_lower,layerwise_decay,reinit_top" and params.seed == "range(1,11)"

@@ -9,11 +9,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 from transformers import AutoModel, BertConfig
 
-from blurb_lab.cli import CONFIG_DIR
 from blurb_lab.config.resolvers import applied_recipe
 from blurb_lab.config.validate import validate
 from blurb_lab.errors import ConfigError
@@ -21,15 +19,16 @@ from blurb_lab.models.loading import check_pooler, load_encoder
 from blurb_lab.models.pooling import Pooling
 from blurb_lab.references import zero_shot_scores
 from blurb_lab.tasks import get_task_type
-from blurb_lab.tasks.sequence import BiEncoderRegression, CrossCosineRegression, PairRegression
+from blurb_lab.tasks.cross_cosine import CrossCosineRegression
+from blurb_lab.tasks.sequence import BiEncoderRegression, PairRegression
+from tests.conftest import compose_config
 
 SHAPE = {"vocab_size": 50, "hidden_size": 16, "num_hidden_layers": 2, "num_attention_heads": 2,
          "intermediate_size": 32, "max_position_embeddings": 64}  # fmt: skip
 
 
 def cfg_for(*overrides: str):
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        return compose(config_name="config", overrides=list(overrides))
+    return compose_config(overrides=list(overrides))
 
 
 def records(labels: list[float]) -> list[dict]:

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import ast
-import subprocess
-import sys
 from collections import defaultdict
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 PACKAGES = ("blurb_lab", "hydra_plugins")
 
 
@@ -108,13 +106,6 @@ def test_no_import_cycle_between_parts():
         if b in graph.get(a, {})
     ]  # fmt: skip
     assert not found, "import cycles: " + "; ".join(evidence)
-
-
-def test_the_validator_imports_no_torch():
-    code = "import sys, blurb_lab.config.validate; print('torch' in sys.modules)"
-    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "False"
 
 
 def test_shared_names_match_the_classes():

@@ -11,18 +11,16 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from blurb_lab.cli import CONFIG_DIR
 from blurb_lab.config.validate import validate
 from blurb_lab.data.checks import check_splits, check_task_data
 from blurb_lab.errors import ConfigError, DataError
 from blurb_lab.evaluate import evaluate
 from blurb_lab.evaluate import main as evaluate_main
 from blurb_lab.tasks import get_task_type
-from tests.conftest import SHARED_BLURB, make_task_fixtures, run_cli, write_jsonl
+from tests.conftest import SHARED_BLURB, compose_config, make_task_fixtures, write_jsonl
 
 SPLITS = ("train", "dev", "test")
 FORMATS = {  # task type -> (a task of that type, file format)
@@ -45,11 +43,10 @@ with tempfile.TemporaryDirectory() as _tmp:
         task: {s: [json.loads(x) for x in (_root / task / f"{s}.jsonl").read_text().splitlines()] for s in SPLITS}
         for task, _ in FORMATS.values()
     }
-with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-    CONFIGS = {
-        name: compose(config_name="config", overrides=[f"task={task}", f"task.format={fmt}", "model=tiny_bert"])
-        for name, (task, fmt) in FORMATS.items()
-    }
+CONFIGS = {
+    name: compose_config(overrides=[f"task={task}", f"task.format={fmt}", "model=tiny_bert"])
+    for name, (task, fmt) in FORMATS.items()
+}
 
 
 def write_split(path: Path, records: list[dict], fmt: str, raw: str | None = None, blank_lines: int = 0) -> list:
@@ -311,8 +308,7 @@ def test_evaluator_command_exits_2_with_one_line_and_no_score_file(tmp_path: Pat
      ("[0.0,inf]", False), ("[0.0]", False), ("[0.0,1.0,2.0]", False)],
 )  # fmt: skip
 def test_label_range_must_be_two_finite_numbers_low_below_high(value: str, ok: bool):
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        cfg = compose(config_name="config", overrides=["task=biosses", "model=tiny_bert", f"task.label_range={value}"])
+    cfg = compose_config(overrides=["task=biosses", "model=tiny_bert", f"task.label_range={value}"])
     if ok:
         validate(cfg)
         return
@@ -341,61 +337,8 @@ def test_label_range_is_only_for_regression():
 def test_real_blurb_data_passes_the_value_checks(task: str):
     if not (SHARED_BLURB / task).is_dir():
         pytest.skip(f"real BLURB data not found at {SHARED_BLURB / task}")
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        cfg = compose(config_name="config", overrides=[f"task={task}", f"data.root={SHARED_BLURB}"])
+    cfg = compose_config(overrides=[f"task={task}", f"data.root={SHARED_BLURB}"])
     check_task_data(cfg)
 
 
 # --- through the real CLI: one line, exit 2, no sweep dir, nothing trained ----------------------------
-
-TINY = ["model=tiny_bert", "trainer.max_epochs=1", "trainer.enable_progress_bar=false"]
-
-
-def assert_rejected(proc, path: Path, line: int, needle: str, work: Path) -> None:
-    assert proc.returncode == 2, proc.stderr[-2000:]
-    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("blurb-lab: data error: "), proc.stderr
-    assert f"{path}:{line}: " in proc.stderr and needle in proc.stderr, proc.stderr
-    assert not (work / "multirun_outputs").exists()  # no sweep dir, so no results.json, partial or not
-    assert not list(work.rglob("results.json"))
-
-
-def test_cli_nan_label_in_a_seed_sweep_ends_before_any_job(tmp_path: Path):
-    root = _biosses(tmp_path / "data")
-    rows = copy.deepcopy(BASE["biosses"]["train"])
-    rows[4]["label"] = RAW
-    write_split(root / "biosses" / "train.jsonl", rows, "jsonl", raw="NaN")
-    proc = run_cli("task=biosses", *TINY, f"data.root={root}", "-m", "seed=1,2", cwd=tmp_path)
-    assert_rejected(proc, root / "biosses" / "train.jsonl", 5, "field 'label' is NaN", tmp_path)
-
-
-def test_cli_bad_data_in_a_later_task_of_a_sweep_leaves_no_partial_sweep(tmp_path: Path):
-    """gad is fine, bioasq's test split has a duplicate id: gad must not run and leave results behind."""
-    root = make_task_fixtures(tmp_path / "data", n=(8, 4, 4))
-    rows = copy.deepcopy(BASE["bioasq"]["test"])
-    rows[3]["id"] = rows[1]["id"]
-    write_jsonl(root / "bioasq" / "test.jsonl", rows)
-    proc = run_cli(*TINY, f"data.root={root}", "-m", "task=gad,bioasq", cwd=tmp_path)
-    assert_rejected(proc, root / "bioasq" / "test.jsonl", 4, "first on line 2)", tmp_path)
-
-
-def test_cli_blank_conll_token_names_its_line(tmp_path: Path):
-    root = tmp_path / "data"
-    for split in SPLITS:
-        rows = copy.deepcopy(BASE["ncbi_disease"][split])
-        if split == "dev":
-            rows[1]["tokens"][2] = "\u00a0"
-        lines = write_split(root / "ncbi_disease" / f"{split}.tsv", rows, "conll")
-        if split == "dev":
-            bad_line = lines[1][2]
-    proc = run_cli("task=ncbi_disease", "task.format=conll", *TINY, f"data.root={root}", cwd=tmp_path)
-    assert_rejected(proc, root / "ncbi_disease" / "dev.tsv", bad_line, "token 2 of field 'tokens'", tmp_path)
-
-
-def test_cli_hub_folder_with_infinite_label(tmp_path: Path):
-    hub = tmp_path / "hub_biosses"
-    hub.mkdir()
-    for theirs, dataset in _hub_dataset("test", 2, "inf").items():
-        dataset.to_parquet(str(hub / f"{theirs}.parquet"))
-    proc = run_cli("task=biosses", *TINY, "data.source=hub", f"task.hub.path={hub}", "task.hub.name=null",
-                   cwd=tmp_path, env={"HF_DATASETS_CACHE": str(tmp_path / "hf")})  # fmt: skip
-    assert_rejected(proc, Path(f"{hub}[test]"), 3, "field 'label' is -Infinity", tmp_path)

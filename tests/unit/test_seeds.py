@@ -6,18 +6,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from hydra import compose, initialize_config_dir
 
-from blurb_lab.cli import CONFIG_DIR
 from blurb_lab.train import prepare
-from tests.conftest import make_biosses_like
+from tests.conftest import compose_config, make_biosses_like
 
 
 def head_and_batches(root: Path, tmp: Path, seed_init: int, seed_data: int) -> tuple[dict, list[list[int]]]:
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        cfg = compose(config_name="config", overrides=[
-            "task=biosses", "model=tiny_bert", f"data.root={root}", f"data.cache_dir={tmp / 'cache'}",
-            "data.batch_size=4", f"seed_init={seed_init}", f"seed_data={seed_data}"])  # fmt: skip
+    cfg = compose_config(overrides=[
+        "task=biosses", "model=tiny_bert", f"data.root={root}", f"data.cache_dir={tmp / 'cache'}",
+        "data.batch_size=4", f"seed_init={seed_init}", f"seed_data={seed_data}"])  # fmt: skip
     prepared = prepare(cfg)
     head = {k: v.clone() for k, v in prepared.module.head.state_dict().items()}
     batches = [b["index"].tolist() for b in prepared.datamodule.train_dataloader()]
