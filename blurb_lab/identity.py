@@ -11,16 +11,14 @@ from omegaconf import DictConfig
 
 from blurb_lab.data.cache import fingerprint
 from blurb_lab.results import scrub_secrets
+from blurb_lab.seeds import SEED_KEYS
 
 # Keys that name where things go, how a launcher placed the job (its device slot, its CPU threads) or
 # how batches are fed (loader workers; dev/test batch order, since predictions are keyed by example),
 # not what is computed: left out of a configuration's identity. Node ranks come from the environment
 # (torchrun, SLURM) and never enter the config.
 NOT_IDENTITY = (
-    "seed",
-    "seed_init",
-    "seed_data",
-    "seed_dropout",
+    *SEED_KEYS,
     "resume",
     "paths",
     "logger",

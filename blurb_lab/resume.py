@@ -15,8 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from blurb_lab.identity import first_difference, identity
 from blurb_lab.results import FINISHED_STATUSES, RESULTS_FILE, outcome, scrub_secrets
-
-SEED_KEYS = ("seed", "seed_init", "seed_data", "seed_dropout")
+from blurb_lab.seeds import SEED_KEYS
 
 
 def finished_results(job_dir: Path) -> dict[str, Any] | None:

@@ -10,6 +10,7 @@ from omegaconf import ListConfig
 
 from blurb_lab.config.model_source import model_shape
 from blurb_lab.errors import ConfigError
+from blurb_lab.seeds import SEED_KEYS
 from blurb_lab.types import FAMILIES, POOLINGS, SOURCES, TASK_TYPE_NAMES
 
 ACCELERATORS = ("cpu", "gpu", "cuda", "mps", "auto")
@@ -63,10 +64,7 @@ RULES = [
     _rule("strategy.reinit_top_layers", lambda v: v >= 0, ">= 0"),
     LAYER_DECAY,
     _rule("logger.wandb_mode", *_one_of(("offline", "online", "disabled"))),
-    *(
-        _rule(key, lambda v: 0 <= v < 2**32, "in [0, 2^32)")
-        for key in ("seed", "seed_init", "seed_data", "seed_dropout")
-    ),
+    *(_rule(key, lambda v: 0 <= v < 2**32, "in [0, 2^32)") for key in SEED_KEYS),
 ]
 
 
