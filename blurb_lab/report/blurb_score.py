@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import statistics
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from blurb_lab.report.rows import SummaryRow
 
 TASK_GROUPS: dict[str, tuple[str, ...]] = {
     "NER": ("bc5chem", "bc5disease", "ncbi_disease", "bc2gm", "jnlpba"),
@@ -16,24 +19,24 @@ TASK_GROUPS: dict[str, tuple[str, ...]] = {
 GROUP_OF = {task: group for group, tasks in TASK_GROUPS.items() for task in tasks}
 
 
-def blurb_scores(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def blurb_scores(rows: list[SummaryRow]) -> list[dict[str, Any]]:
     """Per model, when its runs cover at least two task types: the (possibly partial) BLURB score.
 
     A task's number is the mean test score of its configuration with the best mean dev score, as in
     BLURB's protocol of choosing hyper-parameters on dev.
     """
     out = []
-    for model in sorted({r["model"] for r in rows}):
-        best: dict[str, dict[str, Any]] = {}
+    for model in sorted({r.model for r in rows}):
+        best: dict[str, SummaryRow] = {}
         for row in rows:
-            if row["model"] != model or row["task"] not in GROUP_OF or row["test"]["mean"] is None:
+            if row.model != model or row.task not in GROUP_OF or row.test.mean is None:
                 continue
-            dev = row["dev"]["mean"] if row["dev"]["mean"] is not None else float("-inf")
-            current = best.get(row["task"])
-            if current is None or dev > (current["dev"]["mean"] or float("-inf")):
-                best[row["task"]] = row
+            dev = row.dev.mean if row.dev.mean is not None else float("-inf")
+            current = best.get(row.task)
+            if current is None or dev > (current.dev.mean or float("-inf")):
+                best[row.task] = row
         groups = {
-            group: statistics.fmean(best[t]["test"]["mean"] for t in tasks if t in best)
+            group: statistics.fmean(best[t].test.mean for t in tasks if t in best)
             for group, tasks in TASK_GROUPS.items()
             if any(t in best for t in tasks)
         }
@@ -48,7 +51,7 @@ def blurb_scores(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "task_types": groups,
                 "missing_task_types": [g for g in TASK_GROUPS if g not in groups],
                 "missing_tasks_in_covered_types": missing_tasks,
-                "tasks": {t: {"test_mean": r["test"]["mean"], "config": r["config"]} for t, r in sorted(best.items())},
+                "tasks": {t: {"test_mean": r.test.mean, "config": r.config} for t, r in sorted(best.items())},
             }
         )
     return out

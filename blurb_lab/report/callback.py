@@ -12,8 +12,10 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from blurb_lab.report import blurb_score
-from blurb_lab.report.aggregate import find_results, summarise, to_markdown, to_seed_table, write_summary
+from blurb_lab.report.gather import find_results
+from blurb_lab.report.markdown import to_markdown, to_seed_table
 from blurb_lab.report.plots import write_plots
+from blurb_lab.report.summary import summarise, write_summary
 
 log = logging.getLogger(__name__)
 

@@ -6,9 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from blurb_lab.report.aggregate import find_results, summarise, to_markdown, write_summary
 from blurb_lab.report.blurb_score import to_markdown as blurb_markdown
+from blurb_lab.report.gather import find_results
+from blurb_lab.report.markdown import to_markdown
 from blurb_lab.report.plots import write_plots
+from blurb_lab.report.summary import summarise, write_summary
 
 
 def main(argv: list[str]) -> None:

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from matplotlib.image import imread
 
-from blurb_lab.report.plots import config_slug, slugify, wrap_label, write_plots
+from blurb_lab.report.figures import config_slug, slugify, wrap_label
+from blurb_lab.report.plots import write_plots
 
 KEYS = {
     ("biosses", "full"): "a1b2c3d4e5f60718",
@@ -80,14 +81,14 @@ def test_write_plots_files_are_real_pngs_and_deterministic(tmp_path: Path) -> No
 
 
 def drawn_points(monkeypatch: pytest.MonkeyPatch, results: list[dict[str, Any]], out: Path) -> dict[str, list]:
-    """Per written file, the scatter points of its figure as (x, y, hollow, edge colour), read from the
-    figure's matplotlib objects just before it is saved."""
+    """Per score-plot and dev-curve file, the scatter points of its figure as (x, y, hollow, edge colour),
+    read from the figure's matplotlib objects just before it is saved."""
     from matplotlib.colors import to_hex
 
     from blurb_lab.report import plots
 
     seen: dict[str, list] = {}
-    save = plots._save
+    save = plots.save_figure
 
     def spy(fig: Any, path: Path) -> Path:
         points = []
@@ -101,7 +102,7 @@ def drawn_points(monkeypatch: pytest.MonkeyPatch, results: list[dict[str, Any]],
         seen[path.name] = points
         return save(fig, path)
 
-    monkeypatch.setattr(plots, "_save", spy)
+    monkeypatch.setattr(plots, "save_figure", spy)
     plots.write_plots(results, out)
     return seen
 
@@ -162,7 +163,7 @@ def _color_mask(image: np.ndarray, hex_color: str, tol: float = 0.04) -> np.ndar
 def test_evp_plot_has_a_curve_and_a_band_per_configuration(tmp_path: Path) -> None:
     """evp_biosses.png: a wide two-panel PNG in which every configuration's colour draws a line (unbiased
     estimator) and a translucent band (Dodge's ±1 sd); the plotted area is far from blank."""
-    from blurb_lab.report.plots import PALETTE
+    from blurb_lab.report.figures import PALETTE
 
     paths = {p.name: p for p in write_plots(fake_results(), tmp_path)}
     data = paths["evp_biosses.png"].read_bytes()

@@ -17,8 +17,10 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from blurb_lab.report import stats
-from blurb_lab.report.aggregate import find_results, summarise, write_summary
+from blurb_lab.report import significance, stats
+from blurb_lab.report.evp import evp_dodge, evp_unbiased, expected_test_at_best_dev, expected_validation_performance
+from blurb_lab.report.gather import find_results
+from blurb_lab.report.summary import summarise, write_summary
 
 TEST = [0.61, 0.72, 0.55, 0.80, 0.68, 0.74, 0.31, 0.70]
 
@@ -57,11 +59,11 @@ def test_iqr_and_wilson_interval_are_scipys() -> None:
 
 def test_holm_hand_worked() -> None:
     # sorted: 0.005*4 = 0.02, 0.01*3 = 0.03, 0.03*2 = 0.06, 0.04*1 = 0.04 -> max(0.06, 0.04) = 0.06
-    assert stats.holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
-    adjusted = stats.holm([None, 0.2, 0.6, None])  # untestable entries are not in the family: m = 2
+    assert significance.holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    adjusted = significance.holm([None, 0.2, 0.6, None])  # untestable entries are not in the family: m = 2
     assert adjusted[0] is None and adjusted[3] is None and adjusted[1:3] == pytest.approx([0.4, 0.6])
-    assert stats.holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])  # capped at 1, and monotone
-    assert stats.holm([]) == []
+    assert significance.holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])  # capped at 1, and monotone
+    assert significance.holm([]) == []
 
 
 # --- expected validation performance -------------------------------------------------------------------
@@ -70,7 +72,7 @@ DEV = [Fraction(3, 10), Fraction(1, 2), Fraction(1, 2), Fraction(9, 10), Fractio
 
 
 def test_unbiased_evp_equals_the_mean_best_over_all_subsets_exactly() -> None:
-    got = stats.evp_unbiased(DEV)  # Fractions in, so the estimator's arithmetic is exact
+    got = evp_unbiased(DEV)  # Fractions in, so the estimator's arithmetic is exact
     for n in range(1, len(DEV) + 1):
         subsets = list(itertools.combinations(DEV, n))
         assert got[n - 1] == sum((max(s) for s in subsets), Fraction(0)) / len(subsets)
@@ -78,7 +80,7 @@ def test_unbiased_evp_equals_the_mean_best_over_all_subsets_exactly() -> None:
 
 
 def test_dodge_evp_and_its_sd_equal_draws_with_replacement_exactly() -> None:
-    means, sds = stats.evp_dodge(DEV)
+    means, sds = evp_dodge(DEV)
     size = len(DEV)
     for n in range(1, size + 1):
         draws = list(itertools.product(DEV, repeat=n))  # all N^n equally likely draws with replacement
@@ -92,7 +94,7 @@ def test_expected_test_of_the_best_dev_run_exactly_with_a_tie_on_dev() -> None:
     # (dev, test, tie key): seeds 2 and 3 tie on dev; the lower seed (2) wins the tie
     dev_test = [("3/10", "1/10"), ("1/2", "2/5"), ("1/2", "3/5"), ("9/10", "4/5"), ("7/10", "1/5")]
     runs = [(Fraction(d), Fraction(t), seed) for seed, (d, t) in enumerate(dev_test, start=1)]
-    got = stats.expected_test_at_best_dev(runs)
+    got = expected_test_at_best_dev(runs)
     for n in range(1, len(runs) + 1):
         subsets = list(itertools.combinations(runs, n))
         picked = [max(s, key=lambda r: (r[0], -r[2]))[1] for s in subsets]
@@ -101,12 +103,12 @@ def test_expected_test_of_the_best_dev_run_exactly_with_a_tie_on_dev() -> None:
 
 
 def test_evp_uses_runs_with_a_dev_score_and_needs_every_test_score_for_the_picked_curve() -> None:
-    evp = stats.expected_validation_performance([(0.5, 0.4, 1), (None, 0.9, 2), (0.7, 0.6, 3), (0.6, 0.5, 4)])
+    evp = expected_validation_performance([(0.5, 0.4, 1), (None, 0.9, 2), (0.7, 0.6, 3), (0.6, 0.5, 4)])
     assert evp["n_runs"] == 3 and evp["n"] == [1, 2, 3]
     assert evp["unbiased"] == pytest.approx([0.6, (0.6 + 0.7 + 0.7) / 3, 0.7])
     assert evp["test_at_best_dev"][-1] == pytest.approx(0.6)
-    assert stats.expected_validation_performance([(0.5, None, 1), (0.6, 0.5, 2)])["test_at_best_dev"] is None
-    assert stats.expected_validation_performance([(None, 0.5, 1)]) is None
+    assert expected_validation_performance([(0.5, None, 1), (0.6, 0.5, 2)])["test_at_best_dev"] is None
+    assert expected_validation_performance([(None, 0.5, 1)]) is None
 
 
 # --- seed grid ---------------------------------------------------------------------------------------
@@ -149,8 +151,8 @@ B = [0.30, 0.90, 0.40, 0.95, 0.35, 0.10, 0.85, 0.92]
 
 
 def test_unpaired_comparison_is_scipys_tests() -> None:
-    got = stats.compare([((s,), x) for s, x in enumerate(A)], [((s + 100,), x) for s, x in enumerate(B)],
-                        failed_a=0, failed_b=3, with_aso=False)  # fmt: skip
+    got = significance.compare([((s,), x) for s, x in enumerate(A)], [((s + 100,), x) for s, x in enumerate(B)],
+                               failed_a=0, failed_b=3, with_aso=False)  # fmt: skip
     tests = got["tests"]
     assert got["paired"] is False
     assert tests["spread"]["test"] == "Brown-Forsythe"
@@ -164,7 +166,7 @@ def test_unpaired_comparison_is_scipys_tests() -> None:
 
 
 def test_same_seeds_give_paired_tests() -> None:
-    got = stats.compare(list(enumerate(A)), list(enumerate(B)), 0, 0, with_aso=False)
+    got = significance.compare(list(enumerate(A)), list(enumerate(B)), 0, 0, with_aso=False)
     assert got["paired"] is True and got["n_scores"] == len(A)
     assert got["tests"]["mean"]["test"] == "paired t"
     assert got["tests"]["mean"]["p"] == pytest.approx(sps.ttest_rel(A, B).pvalue)
@@ -173,26 +175,26 @@ def test_same_seeds_give_paired_tests() -> None:
     # a run without a score drops its pair only
     b = list(enumerate(B))
     b[2] = (2, None)
-    got = stats.compare(list(enumerate(A)), b, 0, 0, with_aso=False)
+    got = significance.compare(list(enumerate(A)), b, 0, 0, with_aso=False)
     keep = [i for i in range(len(A)) if i != 2]
     assert got["paired"] and got["n_scores"] == len(keep)
     assert got["tests"]["mean"]["p"] == pytest.approx(sps.ttest_rel([A[i] for i in keep], [B[i] for i in keep]).pvalue)
 
 
 def test_untestable_samples_give_none_not_errors() -> None:
-    got = stats.compare([(1, 0.5), (2, 0.5)], [(1, 0.5), (2, 0.5)], 0, 0, with_aso=False)
+    got = significance.compare([(1, 0.5), (2, 0.5)], [(1, 0.5), (2, 0.5)], 0, 0, with_aso=False)
     assert got["tests"]["mean"]["p"] is None and got["tests"]["spread"]["p"] is None
 
 
 def test_aso_is_deepsigs_eps_min(monkeypatch: pytest.MonkeyPatch) -> None:
     deepsig = pytest.importorskip("deepsig")
-    monkeypatch.setattr(stats, "ASO_SAMPLES", 100)  # deepsig's 1000 x 1000 takes seconds; the wiring is the test
-    monkeypatch.setattr(stats, "ASO_BOOTSTRAP", 100)
+    monkeypatch.setattr(significance, "ASO_SAMPLES", 100)  # deepsig's 1000 x 1000 takes seconds; the wiring is the test
+    monkeypatch.setattr(significance, "ASO_BOOTSTRAP", 100)
     a, b = [x + 0.3 for x in A], A
     expected = deepsig.aso(a, b, num_samples=100, num_bootstrap_iterations=100, seed=0, show_progress=False)
-    got = stats.aso_eps_min(a, b)
-    assert got == pytest.approx(expected) and got < stats.ASO_EVIDENCE
-    assert stats.aso_eps_min(a[:4], b[:4]) is None  # too few scores to say anything
+    got = significance.aso_eps_min(a, b)
+    assert got == pytest.approx(expected) and got < significance.ASO_EVIDENCE
+    assert significance.aso_eps_min(a[:4], b[:4]) is None  # too few scores to say anything
 
 
 def test_verdict_wording() -> None:
@@ -201,25 +203,25 @@ def test_verdict_wording() -> None:
 
     tests = {"spread": entry("Brown-Forsythe", 0.031, -0.1), "failures": entry("Fisher exact", 0.2, 0.3),
              "mean": entry("Welch t", 0.04, 0.05), "rank": entry("Mann-Whitney U", 0.07, 0.05)}  # fmt: skip
-    got = stats.verdict({"tests": tests, "aso_eps_min": 0.12}, "standard")
+    got = significance.verdict({"tests": tests, "aso_eps_min": 0.12}, "standard")
     assert got == ("less spread than standard (p=0.031); higher scores than standard (Welch t p=0.04); "
                    "almost stochastically better than standard (ASO eps_min=0.12)")  # fmt: skip
     tests["spread"]["p_holm"] = tests["mean"]["p_holm"] = 0.5
-    got = stats.verdict({"tests": tests, "aso_eps_min": 0.6}, "standard")
+    got = significance.verdict({"tests": tests, "aso_eps_min": 0.6}, "standard")
     assert got == "no evidence of a difference (smallest Holm p=0.07)"
     tests["failures"].update(p_holm=0.01, difference=0.3)
-    assert stats.verdict({"tests": tests}, "standard") == "more failed runs than standard (p=0.01)"
+    assert significance.verdict({"tests": tests}, "standard") == "more failed runs than standard (p=0.01)"
 
 
 def test_verdicts_cite_holm_adjusted_p_values() -> None:
-    spread = stats.compare(list(enumerate(A)), list(enumerate(B)), 0, 0, with_aso=False)
-    same = stats.compare(list(enumerate(B)), list(enumerate(reversed(B))), 0, 0, with_aso=False)
+    spread = significance.compare(list(enumerate(A)), list(enumerate(B)), 0, 0, with_aso=False)
+    same = significance.compare(list(enumerate(B)), list(enumerate(reversed(B))), 0, 0, with_aso=False)
     for c in (spread, same):
         c["reference_name"] = "standard"
-    stats.adjust_table([spread, same])
-    raw = [c["tests"][name]["p"] for c in (spread, same) for name in stats.TEST_ORDER]
-    holm = [c["tests"][name]["p_holm"] for c in (spread, same) for name in stats.TEST_ORDER]
-    assert holm == pytest.approx(stats.holm(raw))
+    significance.adjust_table([spread, same])
+    raw = [c["tests"][name]["p"] for c in (spread, same) for name in significance.TEST_ORDER]
+    holm = [c["tests"][name]["p_holm"] for c in (spread, same) for name in significance.TEST_ORDER]
+    assert holm == pytest.approx(significance.holm(raw))
     p = spread["tests"]["spread"]["p_holm"]
     assert p < 0.001 and spread["verdict"].startswith("less spread than standard (p<0.001)")
     assert same["verdict"].startswith("no evidence of a difference")
@@ -285,7 +287,7 @@ def test_summary_files_carry_intervals_tests_evp_and_references(tmp_path: Path) 
     assert summary["comparison_settings"]["correction"] == "holm"
     assert summary["comparison_settings"]["n_tests"] == 8  # reinit_top and freeze_lower, 4 tests each
 
-    assert reinit["evp"]["unbiased"] == pytest.approx(stats.evp_unbiased([a - 0.01 for a in A]))
+    assert reinit["evp"]["unbiased"] == pytest.approx(evp_unbiased([a - 0.01 for a in A]))
     assert reinit["e_max_dev_n5"] == pytest.approx(reinit["evp"]["unbiased"][4])
     assert by["freeze_lower"]["e_max_dev_n5"] is None  # fewer than 5 runs
 
@@ -316,9 +318,9 @@ def test_pruned_and_crashed_runs_are_counted_apart_and_enter_no_statistic(tmp_pa
                    result("standard", 6, None, None, "failed", error="ValueError: an old crash")]  # fmt: skip
     sweep = write_results(tmp_path / "sweep", finished + unfinished)
     (row,) = summarise(find_results([sweep]), aso=False)
-    assert (row["n"], row["n_failed"], row["n_pruned"], row["n_crashed"]) == (3, 1, 1, 2)
-    assert row["seeds"] == [1, 2, 3] and row["dev"]["max"] == pytest.approx(0.8)  # the pruned 0.9 is not in it
-    assert row["test"]["mean"] == pytest.approx(1.3 / 3) and row["failed_rate_ci"] == stats.wilson_interval(1, 3)
+    assert (row.n, row.n_failed, row.n_pruned, row.n_crashed) == (3, 1, 1, 2)
+    assert row.seeds == [1, 2, 3] and row.dev.max == pytest.approx(0.8)  # the pruned 0.9 is not in it
+    assert row.test.mean == pytest.approx(1.3 / 3) and row.failed_rate_ci == stats.wilson_interval(1, 3)
     write_summary(sweep, [row], aso=False)
     table = next(csv.DictReader(io.StringIO((sweep / "summary.csv").read_text())))
     assert (table["n"], table["n_failed"], table["n_pruned"], table["n_crashed"]) == ("3", "1", "1", "2")
@@ -339,15 +341,17 @@ def test_a_row_below_trivial_on_test_is_flagged(tmp_path: Path) -> None:
 def test_report_reference_option_picks_another_configuration(tmp_path: Path) -> None:
     results = study_results()
     rows = summarise(results, reference="reinit_top", aso=False)
-    by = {r["strategy"]: r for r in rows}
-    assert by["standard"]["comparison"]["reference"] == "minilm/biosses/reinit_top"
-    assert by["standard"]["comparison"]["verdict"].startswith("more spread than reinit_top")
-    assert by["reinit_top"]["comparison"]["verdict"] == "reference"
-    by_label = {r["strategy"]: r for r in summarise(results, reference="minilm/biosses/freeze_lower", aso=False)}
-    assert by_label["reinit_top"]["comparison"]["reference"] == "minilm/biosses/freeze_lower"
-    assert by_label["standard"]["comparison"]["reference_name"] == "minilm/biosses/freeze_lower"
-    nowhere = {r["strategy"]: r for r in summarise(results, reference="nope", aso=False)}
-    assert nowhere["reinit_top"]["comparison"]["verdict"] == "no reference configuration"
+    by = {r.strategy: r.comparison for r in rows}
+    assert by["standard"]["reference"] == "minilm/biosses/reinit_top"
+    assert by["standard"]["verdict"].startswith("more spread than reinit_top")
+    assert by["reinit_top"]["verdict"] == "reference"
+    by_label = {
+        r.strategy: r.comparison for r in summarise(results, reference="minilm/biosses/freeze_lower", aso=False)
+    }
+    assert by_label["reinit_top"]["reference"] == "minilm/biosses/freeze_lower"
+    assert by_label["standard"]["reference_name"] == "minilm/biosses/freeze_lower"
+    nowhere = {r.strategy: r.comparison for r in summarise(results, reference="nope", aso=False)}
+    assert nowhere["reinit_top"]["verdict"] == "no reference configuration"
 
 
 def test_default_reference_keeps_the_other_overrides(tmp_path: Path) -> None:
@@ -358,8 +362,8 @@ def test_default_reference_keeps_the_other_overrides(tmp_path: Path) -> None:
                 r = result(strategy, seed, 0.5 + 0.01 * seed, 0.5)
                 r.update(config_key=f"{strategy}-{lr}", config_label=f"minilm/biosses/{strategy} optim.lr={lr}")
                 results.append(r)
-    rows = {r["config"]: r for r in summarise(results, aso=False)}
-    got = rows["minilm/biosses/reinit_top optim.lr=3e-5"]["comparison"]["reference"]
+    rows = {r.config: r for r in summarise(results, aso=False)}
+    got = rows["minilm/biosses/reinit_top optim.lr=3e-5"].comparison["reference"]
     assert got == "minilm/biosses/standard optim.lr=3e-5"
 
 
@@ -383,7 +387,7 @@ def test_seed_grid_gives_a_variance_decomposition_in_the_summary(tmp_path: Path)
 
 
 def test_seed_table_prints_each_runs_untrained_start_beside_the_references() -> None:
-    from blurb_lab.report.aggregate import to_seed_table
+    from blurb_lab.report.markdown import to_seed_table
 
     base = {"status": "ok", "dev_score": 0.8, "test_score": 0.85, "trivial_test_score": 0.0}
     runs = [

@@ -114,9 +114,12 @@ def test_entity_markers_become_single_tokens(tmp_path: Path):
 
 def test_partial_blurb_score_names_missing_types():
     from blurb_lab.report.blurb_score import blurb_scores
+    from blurb_lab.report.rows import SummaryRow, summary_row
 
-    def row(task: str, dev: float, test: float) -> dict:
-        return {"model": "m", "task": task, "config": task, "dev": {"mean": dev}, "test": {"mean": test}}
+    def row(task: str, dev: float, test: float) -> SummaryRow:  # the row of one run's configuration
+        run = {"config_label": task, "model": "m", "task": task, "strategy": "standard", "metric": "f1", "seed": 1,
+               "status": "ok", "dev_score": dev, "test_score": test}  # fmt: skip
+        return summary_row(task, [run])
 
     rows = [
         row("bc5chem", 0.8, 0.9),
