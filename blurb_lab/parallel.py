@@ -158,7 +158,7 @@ class Layout:
 
 
 def auto_layout(n_jobs: int, cores: int, trainer: Any, n_gpus: int = 0, max_jobs: int = 0) -> Layout:
-    """The rule of hydra/launcher=auto. Measured on CPU (README, "Several seeds on one machine"):
+    """The rule of hydra/launcher=auto. Measured on CPU (docs/performance.md, "The auto launcher's rule"):
     one-thread jobs side by side finish more seeds per hour than jobs with all the cores one after
     another (MiniLM, 2 cores: 1.2x the training per core-second, 1.06x seeds per hour for 8 short
     seeds once worker start-up is paid; far more while other work loads the cores), because a small

@@ -80,7 +80,7 @@ def seeds_per_hour(work: Path, data: Path, n_jobs: int, epochs: int, env: dict[s
 
 
 def table(report: dict[str, Any]) -> list[str]:
-    """Lines for the bench's printed summary (README's seeds-per-hour table has the same columns)."""
+    """Lines for the bench's printed summary (docs/performance.md's seeds-per-hour table has the same columns)."""
     lines = [f"{'layout':<14} {'jobs x threads':>15} {'wall s':>8} {'seeds/h':>8}"]
     shapes = {"sequential": f"1 x {report['cores']}", "parallel_2x1": "2 x 1",
               "auto": f"{report['auto_layout']['at_once']} x {report['auto_layout']['threads']}"}  # fmt: skip

@@ -1,7 +1,7 @@
 """Learning gates: with the default recipe, a tiny model must beat the trivial predictor on test by
 a fixed margin on small synthetic tasks whose labels carry a learnable signal; MiniLM's slow gates
 must also beat what the same model scores untrained. Every gate fails when nothing is trained
-(lr 1e-12; measured in README, "Does it learn?"), so a recipe or head that learns nothing cannot
+(lr 1e-12; measured in docs/findings.md, "Does it learn?"), so a recipe or head that learns nothing cannot
 pass unseen."""
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def test_minilm_biosses_cross_encoder_predictions_cover_the_label_scale(tmp_path
         assert statistics.pstdev(predictions) >= 0.3, run["seed"]  # not collapsed to a constant
         pooled += predictions
     # The 3 seeds' predictions sit on the label scale, as the bi gate's "3 seeds" is their mean. Measured
-    # (README): 0.490 above the gold test mean (1.94); per seed 0.524, 0.503, 0.445: fine-tuning on 64
+    # (docs/findings.md): 0.490 above the gold test mean (1.94); per seed 0.524, 0.503, 0.445: fine-tuning on 64
     # pairs pulls unseen pairs toward the train mean (2.40), from the fitted start's 2.05.
     assert abs(statistics.fmean(pooled) - statistics.fmean(gold)) <= 0.5, statistics.fmean(pooled)
     # Untrained (lr 1e-12), the head is its train-fitted start (pair_head.start_test_score, 0.790): beat it.

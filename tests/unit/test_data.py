@@ -28,7 +28,7 @@ def test_real_biosses_has_64_16_20_pairs_with_scores_0_to_4():
         for record in records:
             task_type.check_record(record)
             assert 0.0 <= task_type.gold(record) <= 4.0
-    assert abs(sum(r["label"] for r in splits["train"]) / 64 - 2.40) < 0.01  # README: mean 2.40
+    assert abs(sum(r["label"] for r in splits["train"]) / 64 - 2.40) < 0.01  # docs/findings.md: mean 2.40
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,7 @@
 """Learning gates: with the default recipe, a tiny model must beat the trivial predictor on test by
 a fixed margin on small synthetic tasks whose labels carry a learnable signal; MiniLM's slow gates
 must also beat what the same model scores untrained. Every gate fails when nothing is trained
-(lr 1e-12; measured in README, "Does it learn?"), so a recipe or head that learns nothing cannot
+(lr 1e-12; measured in docs/findings.md, "Does it learn?"), so a recipe or head that learns nothing cannot
 pass unseen."""
 
 from __future__ import annotations
