@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from typing import NoReturn
+
 
 class BlurbLabError(Exception):
     """A problem the user can fix; printed as one line, exit status 2, no traceback."""
@@ -29,3 +32,10 @@ class DataError(BlurbLabError):
 
 class ModelError(BlurbLabError):
     """A model cannot be found or mapped (unknown encoder family, missing folder)."""
+
+
+def fail(message: str) -> NoReturn:
+    """A problem the user can fix, as the command line reports it: one line on stderr, exit status 2
+    (preflight's checks, and a single run whose job raised a BlurbLabError)."""
+    print(f"blurb-lab: {message}", file=sys.stderr)
+    sys.exit(2)

@@ -42,6 +42,11 @@ def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
     atomic_write_text(path, "".join(json.dumps(row, default=str) + "\n" for row in rows))
 
 
+def write_results(output_dir: Path, results: dict[str, Any]) -> None:
+    """Every results.json (finished, crashed, or rank 0 of a spawned job) says what code made it."""
+    write_json(output_dir / RESULTS_FILE, {**results, "provenance": provenance()})
+
+
 SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET", re.IGNORECASE)
 
 

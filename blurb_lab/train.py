@@ -7,7 +7,6 @@ import logging
 import math
 import time
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,8 @@ from blurb_lab.data.checks import check_splits
 from blurb_lab.data.readers import load_splits
 from blurb_lab.distributed import is_rank_zero
 from blurb_lab.identity import configuration_key, configuration_label
-from blurb_lab.results import RESULTS_FILE, provenance, scrub_secrets, versions, write_json, write_jsonl
+from blurb_lab.job_record import Fitted, Outcome, Prepared, job_results, judge
+from blurb_lab.results import RESULTS_FILE, scrub_secrets, write_json, write_jsonl, write_results
 
 log = logging.getLogger(__name__)
 
@@ -55,18 +55,19 @@ def run_job(cfg: DictConfig, output_dir: Path, overrides: list[str]) -> dict[str
     from blurb_lab.distributed import spawn_ranks, wants_spawn
     from blurb_lab.parallel import ranks
 
+    validate(cfg)  # fail before anything starts (a download, a rank process)
+    recipe = applied_recipe(cfg)  # read while the config shows what the recipe supplied: ranks get it resolved
     if not wants_spawn(cfg.trainer):
-        return _run(cfg, output_dir, overrides)
-    validate(cfg)  # fail before starting any process
+        return _run(cfg, output_dir, overrides, recipe)
     resolved = OmegaConf.to_container(cfg, resolve=True)  # ${hydra:...} cannot resolve in the ranks
     results_path = output_dir / RESULTS_FILE
     results_path.unlink(missing_ok=True)
-    spawn_ranks(ranks(cfg.trainer.devices), _run_rank, resolved, str(output_dir), overrides)
+    spawn_ranks(ranks(cfg.trainer.devices), _run_rank, resolved, str(output_dir), overrides, recipe)
     return json.loads(results_path.read_text())
 
 
-def _run_rank(resolved: dict[str, Any], output_dir: str, overrides: list[str]) -> None:
-    results = _run(OmegaConf.create(resolved), Path(output_dir), overrides)
+def _run_rank(resolved: dict[str, Any], output_dir: str, overrides: list[str], recipe: str | None) -> None:
+    results = _run(OmegaConf.create(resolved), Path(output_dir), overrides, recipe)
     if is_rank_zero() and results.get("status") != "inspected":
         write_results(Path(output_dir), results)
     tracking.finish(0)
@@ -81,32 +82,15 @@ def loader_workers(configured: int) -> int:
     return min(4, (os.cpu_count() or 1) // 4)
 
 
-@dataclass
-class Prepared:
-    """Everything a job trains and evaluates, built from the config (data, tokenizer, model)."""
-
-    task_type: Any
-    splits: dict[str, list[dict[str, Any]]]
-    datamodule: Any
-    module: Any
-    plan: Any
-    strategy_applied: str
-    added_tokens: list[str]
-    initialised_weights: list[str]
-    references: dict[str, float | None]
-
-
 def prepare(cfg: DictConfig) -> Prepared:
-    """Read and check the data, tokenise (cached), build the encoder and head, apply the strategy."""
+    """Read and check the data, tokenise (cached), build the encoder and head, apply the strategy.
+    The steps keep their order: each draws its random numbers from the stream seed_init starts."""
     import pytorch_lightning as pl
     import torch
 
-    from blurb_lab.data.datamodule import BlurbDataModule
-    from blurb_lab.models.loading import add_entity_markers, check_pooler, load_encoder, load_tokenizer
+    from blurb_lab.models.loading import add_entity_markers, load_tokenizer
     from blurb_lab.models.module import FineTuner
-    from blurb_lab.models.pooling import reads_encoder_pooler
     from blurb_lab.references import trivial_scores, zero_shot_scores
-    from blurb_lab.strategies import apply_strategy, resolve_auto
     from blurb_lab.tasks import get_task_type
 
     task_type = get_task_type(cfg.task, cfg.model.pair_head)
@@ -116,6 +100,25 @@ def prepare(cfg: DictConfig) -> Prepared:
     pl.seed_everything(cfg.seed_init, workers=True, verbose=False)  # new weights: head, re-init, random encoders
     tokenizer = load_tokenizer(cfg.model, task_type.texts(splits["train"]))
     added_tokens = add_entity_markers(tokenizer, list(cfg.task.entity_markers))
+    datamodule = make_datamodule(cfg, task_type, splits, tokenizer)
+    encoder, initialised = load_sized_encoder(cfg.model, len(tokenizer))
+    references = trivial_scores(task_type, splits)
+    references.update(zero_shot_scores(cfg.model, task_type, splits, encoder, tokenizer, cfg.data.cache_dir))
+    head, own_pooler = make_head(cfg.model, task_type, splits["train"], encoder)
+    applied, plan = plan_strategy(cfg, encoder, head, own_pooler)
+    pad_id = tokenizer.pad_token_id
+    task_type.init_head(encoder, head, datamodule.features, pad_id if pad_id is not None else 0)
+    module = FineTuner(encoder, head, task_type, plan.param_groups, cfg.optim)
+    torch.manual_seed(cfg.seed_dropout)  # from here on the global stream only draws dropout masks
+    if cfg.trainer.compile:
+        module.encoder = torch.compile(module.encoder)  # same parameters, so the optimizer groups still hold
+    return Prepared(task_type, splits, datamodule, module, plan, applied, added_tokens, initialised, references)
+
+
+def make_datamodule(cfg: DictConfig, task_type: Any, splits: dict[str, list[dict[str, Any]]], tokenizer: Any) -> Any:
+    """The BlurbDataModule of the splits, set up: every split tokenised (cached) into features."""
+    from blurb_lab.data.datamodule import BlurbDataModule
+
     datamodule = BlurbDataModule(
         task_type,
         splits,
@@ -130,21 +133,43 @@ def prepare(cfg: DictConfig) -> Prepared:
         sort_eval_by_length=cfg.data.sort_eval_by_length,
     )
     datamodule.setup()
+    return datamodule
 
-    encoder, initialised = load_encoder(cfg.model, len(tokenizer))
+
+def load_sized_encoder(model_cfg: Any, vocab_size: int) -> tuple[Any, list[str]]:
+    """(encoder in train mode with room for every token of the tokenizer, its newly initialised
+    weights); a pooler the model needs but lacks ends the job (check_pooler)."""
+    from blurb_lab.models.loading import check_pooler, load_encoder
+
+    encoder, initialised = load_encoder(model_cfg, vocab_size)
     encoder.train()  # from_pretrained returns eval mode, and Lightning keeps each module's mode
-    if len(tokenizer) > encoder.get_input_embeddings().num_embeddings:
-        encoder.resize_token_embeddings(len(tokenizer))
-    check_pooler(cfg.model, encoder, initialised)
-    references = trivial_scores(task_type, splits)
-    references.update(zero_shot_scores(cfg.model, task_type, splits, encoder, tokenizer, cfg.data.cache_dir))
-    pooling = cfg.model.pooling
+    if vocab_size > encoder.get_input_embeddings().num_embeddings:
+        encoder.resize_token_embeddings(vocab_size)
+    check_pooler(model_cfg, encoder, initialised)
+    return encoder, initialised
+
+
+def make_head(model_cfg: Any, task_type: Any, train: list[dict[str, Any]], encoder: Any) -> tuple[Any, bool]:
+    """(the task's head fitted on train, whether it has a pooler of its own): the encoder's pooler
+    is dropped when model.pooling does not read it, and a head that reads a pooler the encoder
+    lacks gets its own."""
+    from blurb_lab.models.pooling import reads_encoder_pooler
+
+    pooling = model_cfg.pooling
     if getattr(encoder, "pooler", None) is not None and not reads_encoder_pooler(pooling, task_type.sequence_level):
         encoder.pooler = None
     init_std = getattr(encoder.config, "initializer_range", 0.02)
     own_pooler = reads_encoder_pooler(pooling, task_type.sequence_level) and getattr(encoder, "pooler", None) is None
-    task_type.fit(splits["train"])
-    head = task_type.build_head(encoder.config.hidden_size, cfg.model.dropout, pooling, own_pooler, init_std)
+    task_type.fit(train)
+    head = task_type.build_head(encoder.config.hidden_size, model_cfg.dropout, pooling, own_pooler, init_std)
+    return head, own_pooler
+
+
+def plan_strategy(cfg: DictConfig, encoder: Any, head: Any, own_pooler: bool) -> tuple[str, Any]:
+    """(the strategy applied, `auto` resolved to what it chose; its plan: frozen and re-initialised
+    weights, optimizer groups)."""
+    from blurb_lab.strategies import apply_strategy, resolve_auto
+
     applied, knobs = resolve_auto(cfg.strategy, cfg.model, cfg.task)
     strategy = OmegaConf.merge(cfg.strategy, knobs) if knobs else cfg.strategy
     plan = apply_strategy(
@@ -155,13 +180,7 @@ def prepare(cfg: DictConfig) -> Prepared:
         weight_decay=cfg.optim.weight_decay,
         extra_pooler=head.pooler if own_pooler else None,
     )
-    pad_id = tokenizer.pad_token_id
-    task_type.init_head(encoder, head, datamodule.features, pad_id if pad_id is not None else 0)
-    module = FineTuner(encoder, head, task_type, plan.param_groups, cfg.optim)
-    torch.manual_seed(cfg.seed_dropout)  # from here on the global stream only draws dropout masks
-    if cfg.trainer.compile:
-        module.encoder = torch.compile(module.encoder)  # same parameters, so the optimizer groups still hold
-    return Prepared(task_type, splits, datamodule, module, plan, applied, added_tokens, initialised, references)
+    return applied, plan
 
 
 def trainer_devices(trainer_cfg: Any) -> Any:
@@ -203,11 +222,11 @@ def make_trainer(cfg: DictConfig, output_dir: Path, loggers: list[Any], callback
     )
 
 
-def _run(cfg: DictConfig, output_dir: Path, overrides: list[str]) -> dict[str, Any]:
-    """One job's data flow: prepare, fit, test at the best dev epoch, then write what the run leaves."""
+def _run(cfg: DictConfig, output_dir: Path, overrides: list[str], recipe: str | None) -> dict[str, Any]:
+    """One job's data flow (cfg validated): prepare, fit, test at the best dev epoch, then write what
+    the run leaves; `recipe` is for results.json (applied_recipe)."""
     started = time.time()
     quiet_library_noise()
-    validate(cfg)
     prepared = prepare(cfg)
     if is_rank_zero():
         print(prepared.plan.format_table())
@@ -223,7 +242,7 @@ def _run(cfg: DictConfig, output_dir: Path, overrides: list[str]) -> dict[str, A
     outcome = judge(prepared, fitted, test_score, test_time)
     if cfg.logger.wandb and is_rank_zero():
         summarise_to_wandb(loggers[-1], cfg, prepared, fitted, outcome)
-    return job_results(cfg, prepared, fitted, outcome, hparams, key, label, started)
+    return job_results(cfg, prepared, fitted, outcome, hparams, overrides, recipe, started)
 
 
 def _inspect(output_dir: Path, prepared: Prepared) -> dict[str, Any]:
@@ -244,18 +263,6 @@ def make_loggers(cfg: DictConfig, output_dir: Path, label: str, key: str, hparam
     if cfg.logger.wandb and is_rank_zero():
         loggers.append(tracking.wandb_logger(cfg, output_dir, label, key, hparams))
     return loggers
-
-
-@dataclass
-class Fitted:
-    """What fit left: the trainer, the best dev epoch's weights (BestWeights), when a pruner
-    stopped the run the epoch it stopped at, and fit's seconds (of which val_time in dev evaluation)."""
-
-    trainer: Any
-    best: Any
-    pruned_at: int | None
-    fit_time: float
-    val_time: float = 0.0
 
 
 def fit(cfg: DictConfig, output_dir: Path, prepared: Prepared, loggers: list[Any]) -> Fitted:
@@ -303,31 +310,6 @@ def write_test_predictions(output_dir: Path, prepared: Prepared, fitted: Fitted)
         write_predictions(output_dir / "predictions_test.jsonl", prepared.task_type, records, predictions)
 
 
-@dataclass
-class Outcome:
-    """How the job ended (run_status) and the scores and losses that decided it."""
-
-    status: str
-    failure: str | None
-    test_score: float
-    test_time: float
-    final_loss: float | None
-    trivial_loss: float
-
-
-def judge(prepared: Prepared, fitted: Fitted, test_score: float, test_time: float) -> Outcome:
-    """The job's status: pruned, diverged, failed (no better than the trivial predictor) or ok."""
-    task_type, module = prepared.task_type, prepared.module
-    trivial = prepared.references["trivial_dev_score"]
-    trivial_loss = task_type.trivial_loss(prepared.splits["train"])
-    final_loss = module.train_loss_curve[-1] if module.train_loss_curve else None
-    failed = task_type.is_failed(fitted.best.best_score, trivial)
-    status, failure = run_status(module.diverged_at, failed, final_loss, trivial_loss)
-    if fitted.pruned_at is not None:
-        status, failure = "pruned", None
-    return Outcome(status, failure, test_score, test_time, final_loss, trivial_loss)
-
-
 def summarise_to_wandb(logger: Any, cfg: DictConfig, prepared: Prepared, fitted: Fitted, outcome: Outcome) -> None:
     """The run's summary in W&B: best dev and test score, status and the reference scores."""
     summary = logger.experiment.summary
@@ -338,85 +320,8 @@ def summarise_to_wandb(logger: Any, cfg: DictConfig, prepared: Prepared, fitted:
         summary[f"reference/{name}"] = value
 
 
-def job_results(
-    cfg: DictConfig,
-    prepared: Prepared,
-    fitted: Fitted,
-    outcome: Outcome,
-    hparams: dict[str, Any],
-    key: str,
-    label: str,
-    started: float,
-) -> dict[str, Any]:
-    """What results.json holds."""
-    task_type, module, datamodule, plan = prepared.task_type, prepared.module, prepared.datamodule, prepared.plan
-    best, test_score = fitted.best, outcome.test_score
-    return {
-        "status": outcome.status,
-        "task": cfg.task.name,
-        "model": cfg.model.name,
-        "strategy": cfg.strategy.name,
-        "strategy_applied": prepared.strategy_applied,
-        "seed": cfg.seed,
-        "seed_init": cfg.seed_init,
-        "seed_data": cfg.seed_data,
-        "seed_dropout": cfg.seed_dropout,
-        "metric": cfg.task.metric,
-        **prepared.references,
-        "pooling": cfg.model.pooling if task_type.sequence_level else None,
-        "pair_encoding": cfg.task.pair_encoding if cfg.task.type == "sentence_pair_regression" else None,
-        "recipe": applied_recipe(cfg),
-        **task_type.describe(),
-        "initialised_weights": prepared.initialised_weights,
-        "dev_score": best.best_score if math.isfinite(best.best_score) else None,
-        "test_score": test_score if math.isfinite(test_score) else None,
-        "best_epoch": best.best_epoch,
-        "pruned_at_epoch": fitted.pruned_at,
-        "dev_curve": module.dev_curve,
-        "diverged_at_step": module.diverged_at,
-        "failure_kind": outcome.failure,
-        "final_train_loss": outcome.final_loss,
-        "trivial_train_loss": outcome.trivial_loss,
-        "train_loss_curve": module.train_loss_curve,
-        "epochs": fitted.trainer.current_epoch,
-        "added_special_tokens": prepared.added_tokens,
-        "n_trainable_params": plan.n_trainable,
-        "n_frozen_params": plan.n_frozen,
-        "config_key": key,
-        "config_label": label,
-        "hparams": hparams,
-        "n_train_examples": len(datamodule.features["train"]),
-        "n_train_tokens": sum(len(f["input_ids"]) for f in datamodule.features["train"]),
-        "fit_time_s": round(fitted.fit_time, 3),
-        "test_time_s": round(outcome.test_time, 3),
-        "val_time_s": round(fitted.val_time, 3),  # dev evaluations, part of fit_time_s
-        "eval_time_s": round(fitted.val_time + outcome.test_time, 3),  # dev evaluations + the test pass
-        "wall_time_s": round(time.time() - started, 3),
-        "versions": versions(),
-    }
-
-
 def _test(trainer: Any, module: Any, datamodule: Any, metric: str) -> tuple[float, float]:
     """(test score at the restored best-dev weights, seconds it took)."""
     started = time.time()
     test_metrics = trainer.test(module, datamodule=datamodule, verbose=False)[0]
     return float(test_metrics[f"test/{metric}"]), time.time() - started
-
-
-def run_status(
-    diverged_at: int | None, failed: bool, final_loss: float | None, trivial_loss: float
-) -> tuple[str, str | None]:
-    """(status, failure_kind): a failed run either never optimised (its final training loss is not
-    below the constant predictor's) or optimised but did not generalise (Mosbach et al. 2021)."""
-    if diverged_at is not None:
-        return "diverged", "diverged"
-    if not failed:
-        return "ok", None
-    if final_loss is None or not math.isfinite(final_loss) or final_loss >= trivial_loss:
-        return "failed", "no_optimisation"
-    return "failed", "no_generalisation"
-
-
-def write_results(output_dir: Path, results: dict[str, Any]) -> None:
-    """Every results.json (finished, crashed, or rank 0 of a spawned job) says what code made it."""
-    write_json(output_dir / RESULTS_FILE, {**results, "provenance": provenance()})

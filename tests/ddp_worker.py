@@ -5,19 +5,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from hydra import compose, initialize_config_dir
+from tests.conftest import compose_config
 
 
 def evaluate_fixed(task: str, data_root: str, out: str, devices: int) -> None:
-    from blurb_lab.cli import CONFIG_DIR
     from blurb_lab.distributed import is_rank_zero
     from blurb_lab.train import make_trainer, prepare
 
     overrides = [f"task={task}", "model=tiny_bert", f"data.root={data_root}", "data.eval_batch_size=2",
                  f"data.cache_dir={Path(out).parent / 'cache'}", "task.max_len=16", "trainer.enable_progress_bar=false",
                  f"trainer.devices={devices}", f"trainer.strategy={'ddp' if devices > 1 else 'auto'}"]  # fmt: skip
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        cfg = compose(config_name="config", overrides=overrides)
+    cfg = compose_config(overrides)
     prepared = prepare(cfg)
     trainer = make_trainer(cfg, Path(out).parent, [], [])
     trainer.test(prepared.module, datamodule=prepared.datamodule, verbose=False)
@@ -44,8 +42,7 @@ def score_counts(out: str) -> None:
         return original(self)
 
     Accuracy.compute = spy  # before build_metric: torchmetrics wraps compute when it is constructed
-    with initialize_config_dir(config_dir=_config_dir(), version_base="1.3"):
-        task_cfg = compose(config_name="config", overrides=["task=pubmedqa"]).task
+    task_cfg = compose_config(["task=pubmedqa"]).task
     from blurb_lab.tasks import get_task_type
 
     score = get_task_type(task_cfg).score([0, 1, 2, 0, 1], [0, 1, 2, 2, 2])
@@ -54,19 +51,12 @@ def score_counts(out: str) -> None:
     dist.destroy_process_group()
 
 
-def _config_dir() -> str:
-    from blurb_lab.cli import CONFIG_DIR
-
-    return CONFIG_DIR
-
-
 def record_train_batches(data_root: str, out: str) -> None:
     """Fit tiny_bert twice with the same seed (two runs, 2 epochs each) and write, per rank, the
     feature indices of every training batch it saw, and the batches one process would see."""
     import pytorch_lightning as pl
     import torch.distributed as dist
 
-    from blurb_lab.cli import CONFIG_DIR
     from blurb_lab.train import make_trainer, prepare
 
     overrides = ["task=biosses", "model=tiny_bert", f"data.root={data_root}", "data.batch_size=4", "seed=7",
@@ -85,8 +75,7 @@ def record_train_batches(data_root: str, out: str) -> None:
     runs: list[list[list[int]]] = []
     single: list[list[list[int]]] = []
     for _ in range(2):
-        with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-            cfg = compose(config_name="config", overrides=overrides)
+        cfg = compose_config(overrides)
         prepared = prepare(cfg)
         if not single:  # before the first fit starts DDP
             single = _single_process_batches(prepared.datamodule, epochs=2)

@@ -1,8 +1,10 @@
-"""OmegaConf resolvers used by conf/: where the data lives by default, recipe defaults."""
+"""OmegaConf resolvers used by conf/: where the data lives by default, recipe defaults; and which
+recipe a run's values came from (applied_recipe, for results.json)."""
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -39,23 +41,55 @@ def matching_recipe(cfg: DictConfig) -> DictConfig | None:
     return None
 
 
-def applied_recipe(cfg: DictConfig) -> str | None:
-    """The `chosen_by` of the recipe behind this run's lr, batch size or epochs; None when no recipe
-    matched or the user set every value it has (so results.json never credits an unused recipe)."""
+def recipe_field(cfg: DictConfig, field: str) -> tuple[DictConfig | None, Any]:
+    """(the recipe cfg's model has for its task, that recipe's `field`): None for the value when no
+    recipe matches or the recipe leaves the field null. The one decision `${blurb_recipe:...}`
+    resolves with, and applied_recipe reads back."""
     recipe = matching_recipe(cfg)
-    if recipe is None:
-        return None
-    used = {"lr": cfg.optim.lr, "batch_size": cfg.data.batch_size, "epochs": cfg.trainer.max_epochs}
-    applied = any(recipe.get(key) is not None and recipe.get(key) == value for key, value in used.items())
-    return recipe.chosen_by if applied else None
+    return recipe, None if recipe is None else recipe.get(field)
 
 
 def recipe_value(key: str, task_default: Any, *, _root_: DictConfig) -> Any:
     """`key` from the model's recipe for this task, else the task's BLURB default: a recipe is
     chosen for some kinds of task, so it must not leak onto the others."""
-    recipe = matching_recipe(_root_)
-    value = None if recipe is None else recipe.get(key)
+    _, value = recipe_field(_root_, key)
     return task_default if value is None else value
+
+
+RECIPE_RESOLVER = "blurb_recipe"
+# `${blurb_recipe:<field>,<default>}` anywhere in a value: the value is the recipe's, unless null.
+_READS_RECIPE = re.compile(r"\$\{\s*" + RECIPE_RESOLVER + r"\s*:\s*([A-Za-z_]\w*)")
+
+
+def recipe_fields_read(cfg: DictConfig) -> set[str]:
+    """The recipe fields some value of the unresolved cfg reads through `${blurb_recipe:...}`:
+    conf/config.yaml's optim.lr, data.batch_size and trainer.max_epochs do until the user sets
+    them (an override replaces the interpolation). A resolved copy reads none."""
+    found: set[str] = set()
+    nodes = [OmegaConf.to_container(cfg, resolve=False)]
+    while nodes:
+        node = nodes.pop()
+        if isinstance(node, str):
+            found.update(_READS_RECIPE.findall(node))
+        elif isinstance(node, dict | list):
+            nodes.extend(node.values() if isinstance(node, dict) else node)
+    return found
+
+
+def applied_recipe(cfg: DictConfig) -> str | None:
+    """The `chosen_by` of the recipe behind this run's lr, batch size or epochs; None when no recipe
+    matched or the user set every value it has (so results.json never credits an unused recipe).
+
+    Read from the config itself, not guessed from values: a value still interpolating
+    `${blurb_recipe:<field>,...}` got the recipe's field whenever recipe_field found one (the
+    resolver's own decision), and a value the user set, even to the recipe's number, reads no
+    recipe. So call it on the unresolved config, as train.run_job does before DDP ranks get a
+    resolved copy; every process that holds the config gets the same answer, no state kept."""
+    for field in recipe_fields_read(cfg):
+        recipe, value = recipe_field(cfg, field)
+        if recipe is not None and value is not None:
+            return recipe.chosen_by
+    return None
 
 
 def register_resolvers() -> None:
@@ -65,7 +99,7 @@ def register_resolvers() -> None:
         ("blurb_data_root", default_data_root),
         ("blurb_gpus", gpu_count),
         ("blurb_ranks", ranks),
-        ("blurb_recipe", recipe_value),
+        (RECIPE_RESOLVER, recipe_value),
     )
     for name, fn in resolvers:
         if not OmegaConf.has_resolver(name):

@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from blurb_lab.cli import CONFIG_DIR, preflight
+from blurb_lab.config.compose import CONFIG_DIR
 from blurb_lab.config.validate import validate
 from blurb_lab.errors import ConfigError
+from blurb_lab.preflight import preflight
 from tests.conftest import compose_config
 
 GROUPS = ["model", "task", "strategy", "trainer", "logger", "paths", "hydra", "experiment"]

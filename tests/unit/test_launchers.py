@@ -40,7 +40,7 @@ def _run_in_slot_and_capture(cfg, hydra_cfg, monkeypatch) -> dict:
     from omegaconf import OmegaConf
 
     import blurb_lab.train
-    from blurb_lab.cli import _run_in_slot
+    from blurb_lab.job import run_in_slot
 
     seen = {}
 
@@ -49,7 +49,7 @@ def _run_in_slot_and_capture(cfg, hydra_cfg, monkeypatch) -> dict:
         return {}
 
     monkeypatch.setattr(blurb_lab.train, "run_job", fake_run_job)
-    _run_in_slot(cfg, Path(hydra_cfg.sweep.dir), ["seed=1"], hydra_cfg)
+    run_in_slot(cfg, Path(hydra_cfg.sweep.dir), ["seed=1"], hydra_cfg)
     return seen["cfg"]
 
 

@@ -195,6 +195,11 @@ def test_results_credit_a_recipe_only_when_one_of_its_values_was_used() -> None:
     assert applied_recipe(cfg_for("model=minilm", "task=gad")) == cfg_for("model=minilm").model.recipes[2].chosen_by
     assert applied_recipe(cfg_for("model=minilm", "task=gad", "optim.lr=2e-5", "data.batch_size=32")) is None
     assert applied_recipe(cfg_for("model=pubmedbert_base", "task=gad")) is None
+    recipe = cfg_for("model=minilm").model.recipes[2]
+    assert applied_recipe(cfg_for("model=minilm", "task=gad", "optim.lr=2e-5")) == recipe.chosen_by  # its batch size
+    # Both values the recipe has set by the user, to the recipe's own numbers: the user's, not the recipe's.
+    mine = cfg_for("model=minilm", "task=gad", f"optim.lr={recipe.lr}", f"data.batch_size={recipe.batch_size}")
+    assert applied_recipe(mine) is None
 
 
 def test_zero_shot_reference_is_computed_once_and_cached(tmp_path: Path) -> None:

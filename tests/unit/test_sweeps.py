@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import blurb_lab.parallel
-from blurb_lab.cli import preflight
+from blurb_lab.preflight import preflight
 
 CLASHING = ["strategy.freeze_lower_layers=0,2", "strategy.reinit_top_layers=0,1"]
 

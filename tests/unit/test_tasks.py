@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from blurb_lab.cli import CONFIG_DIR
+from blurb_lab.config.compose import CONFIG_DIR
 from blurb_lab.config.schema import ModelConfig
 from blurb_lab.data.readers import read_conll, read_local_splits
 from blurb_lab.errors import DataError
