@@ -66,14 +66,21 @@ class FineTuner(pl.LightningModule):
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor | None:
         loss = self.task_type.loss(self(batch), batch)
-        if not torch.isfinite(loss):
+        # One decision for all ranks, in this step: a rank that stopped alone would leave the others
+        # waiting in the gradient all-reduce (one collective per step; free in a single process).
+        if self.trainer.strategy.reduce_boolean_decision(not bool(torch.isfinite(loss)), all=False):
             # A NaN/inf loss would poison every later step: stop now and say where.
             self.diverged_at = self.global_step
             self.trainer.should_stop = True
-            return None
+            return None if self.trainer.world_size == 1 else self._no_gradient()
         self.log("train/loss", loss, on_step=True, on_epoch=False, batch_size=len(batch["index"]))
         self._epoch_loss.append(float(loss.detach()))
         return loss
+
+    def _no_gradient(self) -> torch.Tensor:
+        """A loss whose gradient is zero for every parameter, even non-finite ones: under DDP every
+        rank must run its backward (Lightning refuses a skipped step), and the all-reduce stays finite."""
+        return sum((torch.nan_to_num(p) * 0).sum() for p in self.parameters() if p.requires_grad)
 
     def on_train_epoch_end(self) -> None:
         if self._epoch_loss:
