@@ -183,22 +183,25 @@ def eval_shares(pairs: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
     }
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m blurb_lab.bench", description=__doc__)
     parser.add_argument("--out", type=Path, default=Path("multirun_outputs/bench") / time.strftime("%Y-%m-%d_%H-%M-%S"))
     parser.add_argument("--quick", action="store_true", default=os.environ.get("BENCH_QUICK") == "1")
     parser.add_argument("--repeats", type=int)
-    args = parser.parse_args()
-    quick = args.quick
-    repeats = args.repeats or (1 if quick else 3)
-    work = args.out
-    work.mkdir(parents=True, exist_ok=True)
-    data = make_data(work / "data", 300 if quick else 2000, 100 if quick else 200)
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONWARNINGS": "ignore", "TRANSFORMERS_VERBOSITY": "error"}
-    workloads = [("ncbi_disease", 1, 32, 5e-5, 128), ("biosses", 2 if quick else 5, 16, 5e-5, 128)]
+    return parser.parse_args()
+
+
+def workloads(quick: bool) -> list[tuple[str, int, int, float, int]]:
+    """(task, epochs, batch size, lr, max_len) of each timed workload."""
+    return [("ncbi_disease", 1, 32, 5e-5, 128), ("biosses", 2 if quick else 5, 16, 5e-5, 128)]
+
+
+def run_pairs(work: Path, data: Path, quick: bool, repeats: int, env: dict[str, str]) -> list[dict[str, Any]]:
+    """Every workload timed with the three tools, `repeats` times, one progress line each; NCBI's first
+    repeat also times blurb_lab with unsorted evaluation batches, for the evaluation share."""
     pairs = []
     for repeat in range(repeats):
-        for task, epochs, batch, lr, max_len in workloads:
+        for task, epochs, batch, lr, max_len in workloads(quick):
             unsorted_eval = task == "ncbi_disease" and repeat == 0  # the evaluation share, once
             pair = run_pair(work, data, task, epochs, batch, lr, max_len, repeat, env, unsorted_eval)
             pairs.append(pair)
@@ -206,33 +209,42 @@ def main() -> None:
                   f"baseline {pair['baseline']['wall_s']:.1f}s, ratio {pair['ratio']:.3f}, "
                   f"tuned baseline {pair['baseline_tuned']['wall_s']:.1f}s, ratio {pair['ratio_tuned']:.3f}",
                   flush=True)  # fmt: skip
-    peak = matmul_flops()
+    return pairs
+
+
+def mfu_of(pairs: list[dict[str, Any]], peak: float) -> list[float]:
+    """blurb_lab's model FLOPs utilisation in each NCBI training run, against the matmul rate `peak`."""
     per_token = model_flops_per_token(minilm_dir())
     ncbi = [p for p in pairs if p["task"] == "ncbi_disease"]
-    mfu = [per_token * p["blurb_lab"]["train_tokens"] / p["blurb_lab"]["fit_s"] / peak for p in ncbi]
-    overhead = sweep_overhead(work, data, 3 if quick else 10, env)
-    seeds = seeds_per_hour(work, data, 4 if quick else 8, 1 if quick else 4, env)
-    report: dict[str, Any] = {
+    return [per_token * p["blurb_lab"]["train_tokens"] / p["blurb_lab"]["fit_s"] / peak for p in ncbi]
+
+
+def build_report(pairs: list[dict[str, Any]], quick: bool, peak: float, mfu: list[float], overhead: dict[str, Any],
+                 seeds: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
+    """bench.json: the machine, every pair, the ratios' spread per workload and the other measures."""
+    tasks = [task for task, *_ in workloads(quick)]
+    return {
         "machine": {
             "cpus": os.cpu_count(),
             "torch_threads": __import__("torch").get_num_threads(),
             "matmul_gflops": peak / 1e9,
         },  # fmt: skip
         "pairs": pairs,
-        "ratios": {task: summary([p["ratio"] for p in pairs if p["task"] == task]) for task, *_ in workloads},
-        "ratios_tuned": {
-            task: summary([p["ratio_tuned"] for p in pairs if p["task"] == task]) for task, *_ in workloads
-        },
+        "ratios": {task: summary([p["ratio"] for p in pairs if p["task"] == task]) for task in tasks},
+        "ratios_tuned": {task: summary([p["ratio_tuned"] for p in pairs if p["task"] == task]) for task in tasks},
         **eval_shares(pairs),
         "mfu": summary(mfu),
         "sweep": overhead,
         "seeds_per_hour": seeds,
         "quick": quick,
     }
-    write_json(work / "bench.json", report)
-    print()
+
+
+def print_tools(report: dict[str, Any], quick: bool) -> None:
+    """Per workload: each tool's median wall time and samples/s and its peak RSS, then the ratios."""
+    pairs = report["pairs"]
     print(f"{'workload':<14} {'tool':<14} {'wall s (median)':>16} {'samples/s':>10} {'peak RSS MiB':>13}")
-    for task, *_ in workloads:
+    for task, *_ in workloads(quick):
         for tool in TOOLS:
             rows = [p[tool] for p in pairs if p["task"] == task]
             print(f"{task:<14} {tool:<14} {statistics.median(r['wall_s'] for r in rows):>16.1f} "
@@ -242,11 +254,17 @@ def main() -> None:
             ratio = report[key][task]
             print(f"{task:<14} ratio blurb_lab/{against}: min {ratio['min']:.3f} median {ratio['median']:.3f} "
                   f"max {ratio['max']:.3f}")  # fmt: skip
+
+
+def print_measures(report: dict[str, Any], work: Path) -> None:
+    """The evaluation share, MFU, sweep overhead and seeds-per-hour lines, then the machine-readable last line."""
     share, eval_s = report["eval_share"], report["eval_s"]
+    overhead, seeds = report["sweep"], report["seeds_per_hour"]
     print(f"NCBI evaluation share of fit+test: sorted by length {share['sorted']:.3f} ({eval_s['sorted']:.1f}s), "
           f"unsorted {share['unsorted']:.3f} ({eval_s['unsorted']:.1f}s)")  # fmt: skip
     mfu_median = report["mfu"]["median"]
-    print(f"matmul rate {peak / 1e9:.1f} GFLOP/s; MFU (NCBI training, non-padding tokens) median {mfu_median:.3f}")
+    gflops = report["machine"]["matmul_gflops"]
+    print(f"matmul rate {gflops:.1f} GFLOP/s; MFU (NCBI training, non-padding tokens) median {mfu_median:.3f}")
     print(f"5-seed BIOSSES sweep: wall {overhead['wall_s']:.1f}s, jobs' fit+test {overhead['jobs_fit_test_s']:.1f}s, "
           f"overhead {overhead['overhead']:.3f}; tokenisation cache hits {overhead['cache_hits']}, "
           f"misses {overhead['cache_misses']}")  # fmt: skip
@@ -258,6 +276,26 @@ def main() -> None:
           f"biosses_ratio_tuned={report['ratios_tuned']['biosses']['median']:.3f} "
           f"sweep_overhead={overhead['overhead']:.3f} mfu={report['mfu']['median']:.3f} "
           f"seeds_per_hour_speedup={seeds['speedup']:.3f}")  # fmt: skip
+
+
+def main() -> None:
+    args = parse_args()
+    quick = args.quick
+    repeats = args.repeats or (1 if quick else 3)
+    work = args.out
+    work.mkdir(parents=True, exist_ok=True)
+    data = make_data(work / "data", 300 if quick else 2000, 100 if quick else 200)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONWARNINGS": "ignore", "TRANSFORMERS_VERBOSITY": "error"}
+    pairs = run_pairs(work, data, quick, repeats, env)
+    peak = matmul_flops()
+    mfu = mfu_of(pairs, peak)
+    overhead = sweep_overhead(work, data, 3 if quick else 10, env)
+    seeds = seeds_per_hour(work, data, 4 if quick else 8, 1 if quick else 4, env)
+    report = build_report(pairs, quick, peak, mfu, overhead, seeds)
+    write_json(work / "bench.json", report)
+    print()
+    print_tools(report, quick)
+    print_measures(report, work)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ def tuned_loader(device: str, cpus: int | None = None) -> dict[str, Any]:
     On CPU, none. Torch's matmuls already use every core, so a worker process can only take cores
     from them, while all it could hide is collation: measured on the 2-core development machine, the
     tuned Trainer's loader yields a batch of 32 NCBI sentences in about 2 ms (63 batches in 0.13 s)
-    against about 1.3 s a training step (README: 23.8 samples/s), so workers could hide at most
+    against about 1.3 s a training step (docs/performance.md: 23.8 samples/s), so workers could hide at most
     0.15% of an epoch.
     Persistent workers and a prefetch factor only apply with workers, and pinned memory only speeds
     host-to-GPU copies (the Trainer turns it off under use_cpu anyway). On a GPU the host idles while
@@ -63,12 +63,40 @@ def parse(argv: list[str]) -> tuple[bool, list[str]]:
     return len(positional) < len(argv), positional
 
 
-def main() -> None:
-    tuned, argv = parse(sys.argv[1:])
-    task, root, model_dir, epochs, batch, lr, max_len, seed, out = argv[:9]
-    device = argv[9] if len(argv) > 9 else "cpu"  # cpu | gpu-bf16 (make gpu-check)
-    epochs, batch, max_len, seed, lr = int(epochs), int(batch), int(max_len), int(seed), float(lr)
-    started = time.time()
+def token_encoder(tokenizer: Any, max_len: int, labels: list[str]) -> Any:
+    """The batched `datasets.map` function of a token task (NCBI): word tags onto the first
+    sub-token of each word, -100 on the rest and on special tokens, as the transformers examples do."""
+
+    def encode(batch_rows: dict) -> dict:
+        enc = tokenizer(batch_rows["tokens"], is_split_into_words=True, truncation=True, max_length=max_len)
+        all_labels = []
+        for i, tags in enumerate(batch_rows["ner_tags"]):
+            previous, row = None, []
+            for word in enc.word_ids(i):
+                row.append(-100 if word is None or word == previous else labels.index(tags[word]))
+                previous = word
+            all_labels.append(row)
+        enc["labels"] = all_labels
+        return enc
+
+    return encode
+
+
+def pair_encoder(tokenizer: Any, max_len: int) -> Any:
+    """The batched `datasets.map` function of a sentence-pair regression (BIOSSES): the pair as one
+    sequence, the float label as the regression target."""
+
+    def encode(batch_rows: dict) -> dict:
+        enc = tokenizer(batch_rows["sentence1"], batch_rows["sentence2"], truncation=True, max_length=max_len)
+        enc["labels"] = [float(x) for x in batch_rows["label"]]
+        return enc
+
+    return encode
+
+
+def model_and_data(task: str, root: str, model_dir: str, max_len: int) -> tuple[Any, Any, dict[str, Any]]:
+    """(model, collator, tokenised splits) as the Trainer's examples set up this task: a token
+    classifier for a token task (its rows carry `tokens`), else a one-output regressor."""
     import datasets
     from transformers import (
         AutoModelForSequenceClassification,
@@ -76,47 +104,34 @@ def main() -> None:
         AutoTokenizer,
         DataCollatorForTokenClassification,
         DataCollatorWithPadding,
-        Trainer,
-        TrainingArguments,
-        set_seed,
     )
 
-    set_seed(seed)
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     splits = {s: read(Path(root) / task / f"{s}.jsonl") for s in ("train", "dev", "test")}
-    token_task = "tokens" in splits["train"][0]
-    if token_task:
+    if "tokens" in splits["train"][0]:
         labels = ["B", "I", "O"]
-
-        def encode(batch_rows: dict) -> dict:
-            enc = tokenizer(batch_rows["tokens"], is_split_into_words=True, truncation=True, max_length=max_len)
-            all_labels = []
-            for i, tags in enumerate(batch_rows["ner_tags"]):
-                previous, row = None, []
-                for word in enc.word_ids(i):
-                    row.append(-100 if word is None or word == previous else labels.index(tags[word]))
-                    previous = word
-                all_labels.append(row)
-            enc["labels"] = all_labels
-            return enc
-
+        encode = token_encoder(tokenizer, max_len, labels)
         model = AutoModelForTokenClassification.from_pretrained(model_dir, num_labels=len(labels))
         collator = DataCollatorForTokenClassification(tokenizer)
     else:
-
-        def encode(batch_rows: dict) -> dict:
-            enc = tokenizer(batch_rows["sentence1"], batch_rows["sentence2"], truncation=True, max_length=max_len)
-            enc["labels"] = [float(x) for x in batch_rows["label"]]
-            return enc
-
+        encode = pair_encoder(tokenizer, max_len)
         model = AutoModelForSequenceClassification.from_pretrained(model_dir, num_labels=1)
         collator = DataCollatorWithPadding(tokenizer)
     data = {
         s: datasets.Dataset.from_list(rows).map(encode, batched=True, remove_columns=list(rows[0]))
         for s, rows in splits.items()
     }
-    steps = epochs * math.ceil(len(data["train"]) / batch)
-    args = TrainingArguments(
+    return model, collator, data
+
+
+def training_args(out: str, n_train: int, epochs: int, batch: int, lr: float, seed: int, device: str,
+                  tuned: bool) -> Any:  # fmt: skip
+    """The standard recipe blurb_lab's run is timed against: AdamW with weight decay 0.01, 10% linear
+    warm-up then linear decay, clipping at 1.0, dev every epoch, nothing saved, logged or reported."""
+    from transformers import TrainingArguments
+
+    steps = epochs * math.ceil(n_train / batch)
+    return TrainingArguments(
         output_dir=str(Path(out).parent / "trainer_out"),
         per_device_train_batch_size=batch,
         per_device_eval_batch_size=64,
@@ -136,6 +151,19 @@ def main() -> None:
         bf16=device == "gpu-bf16",
         **loader_args(device, tuned),
     )
+
+
+def main() -> None:
+    tuned, argv = parse(sys.argv[1:])
+    task, root, model_dir, epochs, batch, lr, max_len, seed, out = argv[:9]
+    device = argv[9] if len(argv) > 9 else "cpu"  # cpu | gpu-bf16 (make gpu-check)
+    epochs, batch, max_len, seed, lr = int(epochs), int(batch), int(max_len), int(seed), float(lr)
+    started = time.time()
+    from transformers import Trainer, set_seed
+
+    set_seed(seed)
+    model, collator, data = model_and_data(task, root, model_dir, max_len)
+    args = training_args(out, len(data["train"]), epochs, batch, lr, seed, device, tuned)
     trainer = Trainer(model=model, args=args, train_dataset=data["train"], eval_dataset=data["dev"],
                       data_collator=collator)  # fmt: skip
     fit_started = time.time()

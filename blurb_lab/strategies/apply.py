@@ -16,7 +16,7 @@ from torch import nn
 
 from blurb_lab.config.validate import check_strategy
 from blurb_lab.errors import ConfigError, ModelError
-from blurb_lab.strategies.layers import find_layers
+from blurb_lab.strategies.layers import EncoderLayers, find_layers
 
 KNOBS = (
     "freeze_lower_layers",
@@ -114,6 +114,10 @@ def reinit_module(module: nn.Module, std: float) -> None:
             raise ModelError(f"cannot re-initialise {type(sub).__name__}: unknown layer type")
 
 
+# A unit the strategy acts on as one: (name, its modules, its learning rate).
+Unit = tuple[str, list[nn.Module], float]
+
+
 def apply_strategy(
     encoder: nn.Module,
     head: nn.Module,
@@ -133,49 +137,100 @@ def apply_strategy(
     model = type(encoder).__name__
     n_blocks = len(layers.blocks)
     knobs = {k: _get(strategy, k, _DEFAULT_KNOBS[k]) for k in KNOBS}
-    notes: list[str] = []
-    k, k_auto = knobs["freeze_lower_layers"], _get(strategy, "auto", False)
-    if k_auto and isinstance(k, int):
-        clipped = max(0, min(k, n_blocks - 1))
-        if clipped != k:
-            notes.append(f"auto: freeze_lower_layers clipped {k} -> {clipped} ({n_blocks} blocks)")
-            knobs["freeze_lower_layers"] = clipped
-
+    auto = _get(strategy, "auto", False)
+    notes = _clip_auto_freeze(knobs, n_blocks) if auto else []
     check_strategy(knobs, n_blocks, model)  # before anything is touched
-    k_freeze, k_reinit, xi = knobs["freeze_lower_layers"], knobs["reinit_top_layers"], knobs["layer_decay"]
     pooler = layers.pooler if layers.pooler is not None else extra_pooler
     if knobs["reinit_pooler"] and pooler is None:
         notes.append(f"reinit_pooler: no pooler in use ({model} with this model.pooling); nothing to re-initialise")
+    units = _units(layers, pooler, head, lr, knobs["layer_decay"])
+    reinitialized = _reinit_top(units, n_blocks, knobs, pooler, _init_std(encoder))
+    frozen = _freeze_bottom(units, knobs)
+    groups, rows, n_trainable, n_frozen = _param_groups(units, weight_decay)
+    return StrategyPlan(
+        param_groups=groups,
+        rows=rows,
+        frozen=frozen,
+        reinitialized=reinitialized,
+        n_trainable=n_trainable,
+        n_frozen=n_frozen,
+        lr=lr,
+        weight_decay=weight_decay,
+        n_blocks=n_blocks,
+        knobs={"name": _get(strategy, "name", ""), "auto": bool(auto), **knobs},
+        notes=notes,
+    )
 
-    # Units in order embeddings, blocks bottom to top, pooler, head: (name, module, lr).
-    units: list[tuple[str, list[nn.Module], float]] = [("embeddings", layers.embeddings, lr * xi ** (n_blocks + 1))]
+
+def _clip_auto_freeze(knobs: dict[str, Any], n_blocks: int) -> list[str]:
+    """Clip freeze_lower_layers to L-1 in place, returning the note that says so. `auto` picks the
+    freeze_lower preset before the model's depth is known, and a model with fewer blocks than the
+    preset freezes must still train its top block; an explicit strategy is used as given."""
+    k = knobs["freeze_lower_layers"]
+    if not isinstance(k, int):
+        return []
+    clipped = max(0, min(k, n_blocks - 1))
+    if clipped == k:
+        return []
+    knobs["freeze_lower_layers"] = clipped
+    return [f"auto: freeze_lower_layers clipped {k} -> {clipped} ({n_blocks} blocks)"]
+
+
+def _units(layers: EncoderLayers, pooler: nn.Module | None, head: nn.Module, lr: float, xi: float) -> list[Unit]:
+    """The units in order embeddings, blocks bottom to top, pooler, head, each with its layer-wise
+    lr (lr * xi^depth from the top): one ordered list that re-initialising (top blocks), freezing
+    (bottom units) and the optimizer groups all slice, so they agree on what a layer is."""
+    n_blocks = len(layers.blocks)
+    units: list[Unit] = [("embeddings", layers.embeddings, lr * xi ** (n_blocks + 1))]
     for i, block in enumerate(layers.blocks, start=1):
         units.append((f"block_{i:02d}", [block], lr * xi ** (n_blocks - i + 1)))
     if pooler is not None:
         units.append(("pooler", [pooler], lr))
     units.append(("head", [head], lr))
+    return units
 
-    # Re-initialise the top k blocks (and the pooler) with the encoder's own init scale.
-    std = float(getattr(getattr(encoder, "config", None), "initializer_range", 0.02) or 0.02)
+
+def _init_std(encoder: nn.Module) -> float:
+    """The encoder's own init scale (config.initializer_range, BERT's 0.02 when absent), so a
+    re-initialised layer starts as it did at pretraining."""
+    return float(getattr(getattr(encoder, "config", None), "initializer_range", 0.02) or 0.02)
+
+
+def _reinit_top(
+    units: list[Unit], n_blocks: int, knobs: dict[str, Any], pooler: nn.Module | None, std: float
+) -> list[str]:
+    """Re-initialise the top reinit_top_layers blocks (and the pooler with reinit_pooler): their
+    pretraining-specific weights are what a small fine-tuning set struggles to move away from.
+    Returns the names of the units drawn afresh, in order."""
     reinitialized: list[str] = []
-    for name, modules, _ in units[1 + n_blocks - k_reinit : 1 + n_blocks]:
+    for name, modules, _ in units[1 + n_blocks - knobs["reinit_top_layers"] : 1 + n_blocks]:
         for m in modules:
             reinit_module(m, std)
         reinitialized.append(name)
     if knobs["reinit_pooler"] and pooler is not None:
         reinit_module(pooler, std)
         reinitialized.append("pooler")
+    return reinitialized
 
-    # Freeze embeddings plus the bottom k blocks: no gradient, and out of the optimizer.
-    frozen: list[str] = []
-    if k_freeze > 0 or knobs["freeze_embeddings"]:
-        frozen = [name for name, _, _ in units[: 1 + k_freeze]]
-        for _, modules, _ in units[: 1 + k_freeze]:
-            for m in modules:
-                m.requires_grad_(False)
 
-    # One decay and one no-decay group per unit; each parameter counted once (the extra pooler
-    # also lives in the head, so the earlier unit claims it).
+def _freeze_bottom(units: list[Unit], knobs: dict[str, Any]) -> list[str]:
+    """Freeze the embeddings plus the bottom freeze_lower_layers blocks: no gradient, so they also
+    stay out of the optimizer (general features kept, fewer weights to fit). Returns their names."""
+    k_freeze = knobs["freeze_lower_layers"]
+    if not (k_freeze > 0 or knobs["freeze_embeddings"]):
+        return []
+    for _, modules, _ in units[: 1 + k_freeze]:
+        for m in modules:
+            m.requires_grad_(False)
+    return [name for name, _, _ in units[: 1 + k_freeze]]
+
+
+def _param_groups(
+    units: list[Unit], weight_decay: float
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int, int]:
+    """One decay and one no-decay AdamW group per unit, in unit order, and a row per group for the
+    plan's table; returns (groups, rows, trainable params, frozen params). Each parameter is counted
+    once: the extra pooler also lives in the head, so the earlier unit claims it."""
     seen: set[int] = set()
     groups: list[dict[str, Any]] = []
     rows: list[dict[str, Any]] = []
@@ -198,28 +253,9 @@ def apply_strategy(
             wd = weight_decay if kind == "decay" else 0.0
             gname = f"{unit}/{kind}"
             groups.append({"params": params, "lr": unit_lr, "weight_decay": wd, "name": gname})
-            rows.append(
-                {
-                    "group": gname,
-                    "layer": unit,
-                    "lr": unit_lr,
-                    "weight_decay": wd,
-                    "n_params": sum(p.numel() for p in params),
-                }
-            )
-    return StrategyPlan(
-        param_groups=groups,
-        rows=rows,
-        frozen=frozen,
-        reinitialized=reinitialized,
-        n_trainable=n_trainable,
-        n_frozen=n_frozen,
-        lr=lr,
-        weight_decay=weight_decay,
-        n_blocks=n_blocks,
-        knobs={"name": _get(strategy, "name", ""), "auto": bool(k_auto), **knobs},
-        notes=notes,
-    )
+            n_params = sum(p.numel() for p in params)
+            rows.append({"group": gname, "layer": unit, "lr": unit_lr, "weight_decay": wd, "n_params": n_params})
+    return groups, rows, n_trainable, n_frozen
 
 
 def resolve_auto(strategy: Any, model_cfg: Any, task_cfg: Any) -> tuple[str, dict[str, Any]]:

@@ -6,13 +6,8 @@ from typing import Any
 
 from blurb_lab.errors import ConfigError
 from blurb_lab.tasks.base import TaskType
-from blurb_lab.tasks.sequence import (
-    BiEncoderRegression,
-    Classification,
-    CrossCosineRegression,
-    MultiLabel,
-    PairRegression,
-)
+from blurb_lab.tasks.cross_cosine import CrossCosineRegression
+from blurb_lab.tasks.sequence import BiEncoderRegression, Classification, MultiLabel, PairRegression
 from blurb_lab.tasks.token import TokenClassification
 
 TASK_TYPES: dict[str, type[TaskType]] = {

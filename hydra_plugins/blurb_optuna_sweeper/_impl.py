@@ -1,7 +1,9 @@
 """The sweep itself: an Optuna ask/tell loop where one trial = one Hydra job per seed.
 
 Imported only when a sweep starts (Hydra's plugin scan skips `_` modules), so a plain run pays
-nothing for optuna. Decisions that users see:
+nothing for optuna. Its parts, each a `_` module for the same reason: the search space
+(`_search_space`), scoring a trial from its seeds (`_scoring`), who runs a trial (`_ownership`) and
+the results file (`_results`). Decisions that users see:
 
 - A trial is scored by aggregating the seeds' dev metric (`objective`); the seed is never a search
   dimension: a command-line `seed=1,2,3` replaces `seeds`.
@@ -15,20 +17,13 @@ nothing for optuna. Decisions that users see:
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import math
-import os
-import socket
-import statistics
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import optuna
-from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.core.override_parser.types import Override, Transformer
 from hydra.core.plugins import Plugins
 from hydra.core.utils import JobReturn
 from hydra.errors import HydraException
@@ -36,185 +31,24 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
-from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
-from optuna.trial import FrozenTrial, Trial, TrialState
+from optuna.distributions import BaseDistribution
+from optuna.trial import Trial, TrialState
 
 from hydra_plugins.blurb_optuna_sweeper import reporting
+from hydra_plugins.blurb_optuna_sweeper._ownership import budget_lock, is_stale, owner_id
+from hydra_plugins.blurb_optuna_sweeper._results import write_results
+from hydra_plugins.blurb_optuna_sweeper._scoring import aggregate, fail_reasons, seed_attrs, seed_outcome
+from hydra_plugins.blurb_optuna_sweeper._search_space import format_value, grid_from_space, split_overrides, suggest_all
 from hydra_plugins.blurb_optuna_sweeper.config import Direction, Objective
 
 log = logging.getLogger(__name__)
-RESULTS_FILE = "optimization_results.yaml"
 DB_FILE = "optuna.db"
-# An ownerless RUNNING trial older than this was left by a process killed between ask and claim.
-UNCLAIMED_GRACE_S = 60.0
 # Settings a resumed study must share with the run that created it, or its trial values would mix.
 STUDY_KEYS = ("seeds", "objective", "metric")
 
 
 class SweepStopped(HydraException):
     """Too many failed trials: the sweep stops; optimization_results.yaml is still written."""
-
-
-# --------------------------------------------------------------------------- search space
-
-
-def distribution_from_override(override: Override) -> BaseDistribution:
-    """interval / tag(log|int, interval) / range / choice, as hydra-optuna-sweeper users write them."""
-    value = override.value()
-    key = override.get_key_element()
-    if override.is_choice_sweep():
-        return CategoricalDistribution(list(override.sweep_iterator(transformer=Transformer.encode)))
-    if override.is_range_sweep():
-        values = list(override.sweep_iterator())
-        if not values:
-            raise HydraException(f"blurb_optuna: {override.input_line}: empty range")
-        if value.shuffle:
-            return CategoricalDistribution(values)
-        if all(isinstance(v, int) for v in values):
-            return IntDistribution(values[0], values[-1], step=int(value.step))
-        # range's stop is exclusive (as in Hydra's basic sweeper): the last value is the high end.
-        return FloatDistribution(float(values[0]), float(values[-1]), step=float(value.step))
-    if override.is_interval_sweep():
-        log_scale = "log" in value.tags
-        if "int" in value.tags:
-            return IntDistribution(int(value.start), int(value.end), log=log_scale)
-        return FloatDistribution(float(value.start), float(value.end), log=log_scale)
-    raise HydraException(f"blurb_optuna: {key}: not a search dimension: {override.input_line}")
-
-
-def grid_from_space(space: Mapping[str, BaseDistribution]) -> dict[str, list[Any]]:
-    """GridSampler's search_space from choice/range params (an interval has no grid)."""
-    grid: dict[str, list[Any]] = {}
-    for name, dist in space.items():
-        if isinstance(dist, CategoricalDistribution):
-            grid[name] = list(dist.choices)
-        elif isinstance(dist, IntDistribution) and not dist.log:
-            grid[name] = list(range(dist.low, dist.high + 1, dist.step))
-        elif isinstance(dist, FloatDistribution) and dist.step is not None:
-            n = round((dist.high - dist.low) / dist.step) + 1
-            grid[name] = [dist.low + i * dist.step for i in range(n)]
-        else:
-            raise HydraException(
-                f"blurb_optuna: the grid sampler needs choice(...) or range(...) params; {name} is {dist}"
-            )
-    return grid
-
-
-def format_value(value: Any) -> str:
-    """A parameter value as override text that Hydra parses back to the same value."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return "null"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    text = str(value)
-    try:
-        if OverridesParser.create().parse_override(f"k={text}").value() == text:
-            return text
-    except Exception:  # noqa: BLE001 - anything unparsable gets quoted
-        pass
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def suggest_all(trial: Trial, space: Mapping[str, BaseDistribution]) -> dict[str, Any]:
-    """Suggest every dimension; a trial that already holds a value (a resumed one) keeps it."""
-    params: dict[str, Any] = {}
-    for name, dist in space.items():
-        if isinstance(dist, CategoricalDistribution):
-            params[name] = trial.suggest_categorical(name, dist.choices)
-        elif isinstance(dist, IntDistribution):
-            params[name] = trial.suggest_int(name, dist.low, dist.high, step=dist.step, log=dist.log)
-        elif isinstance(dist, FloatDistribution):
-            params[name] = trial.suggest_float(name, dist.low, dist.high, step=dist.step, log=dist.log)
-        else:  # pragma: no cover - only the three kinds above are built
-            raise HydraException(f"blurb_optuna: unsupported distribution for {name}: {dist}")
-    return params
-
-
-# --------------------------------------------------------------------------- scoring
-
-
-def seed_outcome(ret: JobReturn, metric: str) -> tuple[float | None, str]:
-    """(score, status) of one job; score None means the seed failed (raised, diverged, non-finite)."""
-    try:
-        value = ret.return_value
-    except Exception as exc:  # noqa: BLE001 - JobReturn re-raises the job's own exception
-        return None, f"raised {type(exc).__name__}: {exc}"
-    if value is None:
-        return None, "crashed"
-    if isinstance(value, Mapping):
-        status = str(value.get("status", "ok"))
-        if status == "diverged":
-            return None, status
-        score = value.get(metric)
-    else:  # a task function that returns the score itself
-        status, score = "ok", value
-    try:
-        score = float(score)
-    except (TypeError, ValueError):
-        return None, f"{status}: no numeric {metric}"
-    if not math.isfinite(score):
-        return None, f"{status}: non-finite {metric}"
-    return score, status
-
-
-def aggregate(scores: Sequence[float], objective: Objective, direction: Direction) -> float:
-    """The trial value from per-seed scores."""
-    mean = statistics.fmean(scores)
-    if objective is Objective.mean:
-        return mean
-    if objective is Objective.median:
-        return float(statistics.median(scores))
-    std = statistics.stdev(scores) if len(scores) > 1 else 0.0
-    return mean - std if direction is Direction.maximize else mean + std
-
-
-# --------------------------------------------------------------------------- trial ownership
-
-
-def _start_time(pid: int) -> str | None:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return None
-
-
-def owner_id() -> str:
-    """host:pid:start-time of this process; the start time tells a reused pid apart."""
-    return f"{socket.gethostname()}:{os.getpid()}:{_start_time(os.getpid()) or ''}"
-
-
-def _owner_alive(owner: str) -> bool:
-    host, pid_text, start = owner.rsplit(":", 2)
-    if host != socket.gethostname():
-        return True  # cannot tell from here: another machine's worker may be on it
-    pid = int(pid_text)
-    if Path("/proc").is_dir():
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return False
-        return fields[0] not in ("Z", "X") and (not start or fields[19] == start)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def is_stale(trial: FrozenTrial) -> bool:
-    """A RUNNING trial nobody is running any more: its owner died (or it was never claimed)."""
-    owner = trial.user_attrs.get("owner")
-    if not owner:
-        started = trial.datetime_start.timestamp() if trial.datetime_start else 0.0
-        return time.time() - started > UNCLAIMED_GRACE_S
-    return not _owner_alive(str(owner))
-
-
-# --------------------------------------------------------------------------- the sweeper
 
 
 class BlurbOptunaSweeperImpl(Sweeper):
@@ -262,37 +96,6 @@ class BlurbOptunaSweeperImpl(Sweeper):
             hydra_context=hydra_context, task_function=task_function, config=config
         )
         self.sweep_dir = Path(str(config.hydra.sweep.dir))
-
-    # ---- parsing
-
-    def parse(self, arguments: Sequence[str]) -> tuple[list[str], dict[str, BaseDistribution], list[int]]:
-        """Split overrides into fixed ones (passed to every job), search dimensions and seeds."""
-        parser = OverridesParser.create()
-        space: dict[str, BaseDistribution] = {}
-        fixed: dict[str, str] = {}
-        for key, text in self.params.items():
-            override = parser.parse_override(f"{key}={text}")
-            if override.is_sweep_override():
-                space[key] = distribution_from_override(override)
-            else:
-                fixed[key] = override.input_line
-        seeds = list(self.seeds)
-        for override in parser.parse_overrides(list(arguments)):
-            key = override.get_key_element()
-            if key.lstrip("+~") == self.seed_key:
-                values = override.sweep_iterator() if override.is_sweep_override() else [override.value()]
-                seeds = [int(v) for v in values]
-            elif override.is_sweep_override():
-                space[key] = distribution_from_override(override)  # the command line wins over params
-                fixed.pop(key, None)
-            else:
-                fixed[key] = override.input_line
-                space.pop(key, None)  # a value pinned on the command line is no longer searched
-        if not seeds:
-            raise HydraException("blurb_optuna: no seeds; set hydra.sweeper.seeds=[1,2,3]")
-        if len(set(seeds)) != len(seeds):
-            raise HydraException(f"blurb_optuna: repeated seeds {seeds}")
-        return list(fixed.values()), space, seeds
 
     # ---- study
 
@@ -384,7 +187,7 @@ class BlurbOptunaSweeperImpl(Sweeper):
 
     def sweep(self, arguments: list[str]) -> dict[str, Any]:
         assert self.config is not None
-        fixed, space, seeds = self.parse(arguments)
+        fixed, space, seeds = split_overrides(self.params, arguments, self.seeds, self.seed_key)
         self.sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, self.sweep_dir / "multirun.yaml")
         study = self.open_study(space, seeds)
@@ -484,26 +287,22 @@ class BlurbOptunaSweeperImpl(Sweeper):
             self.sampler_stopped = True
 
     def finish_trial(self, study: optuna.Study, trial: Trial, rets: list[JobReturn], seeds: list[int]) -> None:
+        """Record each seed's outcome on the trial, then tell it PRUNED (a job marked it), FAIL (a seed
+        failed) or COMPLETE with the seeds' aggregate."""
         outcomes = [seed_outcome(ret, self.metric) for ret in rets]
-        scores = [score for score, _ in outcomes]
-        good = [s for s in scores if s is not None]
-        trial.set_user_attr("scores", scores)
-        trial.set_user_attr("seed_scores", {str(seed): score for seed, score in zip(seeds, scores, strict=True)})
-        trial.set_user_attr("statuses", [status for _, status in outcomes])
-        trial.set_user_attr("score_std", statistics.stdev(good) if len(good) > 1 else 0.0 if good else None)
-        trial.set_user_attr("n_failed_runs", len(scores) - len(good))
-        trial.set_user_attr("job_dirs", [_job_dir(ret) for ret in rets])
+        for key, value in seed_attrs(outcomes, seeds, rets).items():
+            trial.set_user_attr(key, value)
         attrs = self.backend.get_trial(self.trial_id(study, trial.number)).user_attrs  # fresh: a job may set them
+        reasons = fail_reasons(outcomes, seeds)
         if reporting.PRUNED_ATTR in attrs:
             log.info("blurb_optuna: trial %d pruned at step %s", trial.number, attrs[reporting.PRUNED_ATTR])
             self.tell(study, trial, state=TrialState.PRUNED)
-        elif len(good) < len(scores):
-            pairs = zip(seeds, outcomes, strict=True)
-            reasons = [f"seed {seed}: {status}" for seed, (score, status) in pairs if score is None]
+        elif reasons:
             trial.set_user_attr("fail_reason", "; ".join(reasons))
             log.warning("blurb_optuna: trial %d FAIL (%s); the sweep goes on", trial.number, "; ".join(reasons))
             self.tell(study, trial, state=TrialState.FAIL)
         else:
+            good = [score for score, _ in outcomes]
             value = aggregate(good, self.objective, self.direction)
             name = self.objective.value
             log.info("blurb_optuna: trial %d %s=%.6g over seeds %s: %s", trial.number, name, value, seeds, good)
@@ -524,100 +323,14 @@ class BlurbOptunaSweeperImpl(Sweeper):
 
     def write_results(self, study: optuna.Study, seeds: list[int]) -> dict[str, Any]:
         """optimization_results.yaml in the sweep dir: best params, value and per-seed scores."""
-        trials = study.get_trials(deepcopy=False)
-        counts = {state.name: sum(t.state == state for t in trials) for state in TrialState}
-        results: dict[str, Any] = {
-            "name": "blurb_optuna",
-            "study_name": self.study_name,
-            "storage": self._redacted_url(),
-            "direction": self.direction.value,
-            "objective": self.objective.value,
-            "metric": self.metric,
-            "seeds": seeds,
-            "n_trials": {k: v for k, v in counts.items() if v},
-            "best_trial": None,
-            "best_params": None,
-            "best_value": None,
-            "best_scores": None,
-            "best_score_std": None,
-        }
-        if counts["COMPLETE"]:
-            best = study.best_trial
-            results.update(
-                best_trial=best.number,
-                best_params=dict(best.params),
-                best_value=best.value,
-                best_scores=best.user_attrs.get("seed_scores"),
-                best_score_std=best.user_attrs.get("score_std"),
-            )
-            log.info("blurb_optuna: best trial %d value %.6g params %s", best.number, best.value, best.params)
-        else:
-            log.warning("blurb_optuna: no trial completed")
-        results["evp"] = trials_evp(study, self.direction, self.sweep_dir)
-        OmegaConf.save(OmegaConf.create(results), self.sweep_dir / RESULTS_FILE)
-        return results
-
-
-def trials_evp(study: optuna.Study, direction: Direction, out_dir: Path) -> dict[str, Any] | None:
-    """Expected best objective among n trials (Dodge et al. 2019: what a search budget buys), both
-    estimators, plus evp_trials.png; None before two trials complete. Minimised objectives are
-    negated, so the curve always reads "best so far"."""
-    from blurb_lab.report.plots import plot_trials_evp
-    from blurb_lab.report.stats import evp_dodge, evp_unbiased
-
-    sign = 1.0 if direction == Direction.maximize else -1.0
-    values = [sign * t.value for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))]
-    values = [v for v in values if math.isfinite(v)]
-    if len(values) < 2:
-        return None
-    dodge, dodge_sd = evp_dodge(values)
-    evp = {"n": list(range(1, len(values) + 1)), "unbiased": [sign * v for v in evp_unbiased(values)],
-           "dodge": [sign * v for v in dodge], "dodge_sd": dodge_sd}  # fmt: skip
-    plot_trials_evp(evp, study.study_name, out_dir / "evp_trials.png")
-    return evp
-
-
-@contextlib.contextmanager
-def budget_lock(storage_url: str, study_name: str) -> Iterator[None]:
-    """Serialise "count the trials, then ask" across workers of one study: a PostgreSQL advisory
-    lock, or a lock file beside a SQLite database. Other back ends run unlocked."""
-    if storage_url.startswith("postgresql"):
-        import zlib
-
-        import sqlalchemy
-
-        engine = sqlalchemy.create_engine(storage_url, poolclass=sqlalchemy.pool.NullPool)
-        key = zlib.crc32(f"blurb_optuna:{study_name}".encode())
-        with engine.connect() as connection:
-            connection.execute(sqlalchemy.text("SELECT pg_advisory_lock(:k)"), {"k": key})
-            try:
-                yield
-            finally:
-                connection.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
-        engine.dispose()
-    elif storage_url.startswith("sqlite:///"):
-        import fcntl
-
-        lock_path = Path(storage_url[len("sqlite:///") :] + ".lock")
-        with open(lock_path, "w") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
-    else:
-        yield
+        header = {"name": "blurb_optuna", "study_name": self.study_name, "storage": self._redacted_url(),
+                  "direction": self.direction.value, "objective": self.objective.value, "metric": self.metric,
+                  "seeds": seeds}  # fmt: skip
+        return write_results(study, header, self.direction, self.sweep_dir)
 
 
 def _plain(node: Any) -> Any:
     return OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else node
-
-
-def _job_dir(ret: JobReturn) -> str | None:
-    try:
-        return str(ret.hydra_cfg.hydra.runtime.output_dir)  # type: ignore[union-attr]
-    except Exception:  # noqa: BLE001 - a launcher may not carry the hydra config back
-        return None
 
 
 def _contiguous(numbers: Iterable[int]) -> list[list[int]]:

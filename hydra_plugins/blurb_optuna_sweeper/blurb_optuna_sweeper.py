@@ -1,4 +1,5 @@
-"""The Hydra Sweeper class Hydra discovers; the work is in `_impl` so a plain run never imports optuna."""
+"""The Hydra Sweeper class Hydra discovers. The work is in `_impl` and the other `_` modules, which
+Hydra's plugin scan skips, so a plain run never imports optuna."""
 
 from __future__ import annotations
 
