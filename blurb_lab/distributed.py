@@ -25,7 +25,7 @@ def launched_externally() -> bool:
 
 
 def wants_spawn(trainer_cfg: Any) -> bool:
-    from blurb_lab.parallel import ranks
+    from blurb_lab.config.batch import ranks
 
     return str(trainer_cfg.strategy).startswith("ddp") and ranks(trainer_cfg.devices) > 1 and not launched_externally()
 

@@ -30,12 +30,17 @@ NOT_IDENTITY = (
     "trainer.enable_progress_bar",
     "trainer.num_threads",
     "trainer.device_slot",
+    # How the global batch (data.batch_size) is split over the hardware: the same steps either way.
+    "trainer.devices",
+    "trainer.num_nodes",
+    "trainer.strategy",
+    "trainer.accumulate_grad_batches",
+    "data.max_device_batch",
 )
 
 
 def identity(hparams: dict[str, Any]) -> dict[str, Any]:
-    """The part of resolved hparams that defines a configuration: NOT_IDENTITY keys dropped, and a
-    list of device ids reduced to its length (which GPU ran a job is not what it computed)."""
+    """The part of resolved hparams that defines a configuration: NOT_IDENTITY keys dropped."""
     reduced = copy.deepcopy(hparams)
     for dotted in NOT_IDENTITY:
         *parents, leaf = dotted.split(".")
@@ -43,9 +48,6 @@ def identity(hparams: dict[str, Any]) -> dict[str, Any]:
         for part in parents:
             node = node.get(part, {})
         node.pop(leaf, None)
-    trainer = reduced.get("trainer", {})
-    if isinstance(trainer.get("devices"), list):
-        trainer["devices"] = len(trainer["devices"])
     return reduced
 
 

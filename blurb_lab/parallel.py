@@ -15,6 +15,8 @@ from typing import Any
 
 import torch
 
+from blurb_lab.config.batch import GPU_ACCELERATORS, ranks
+
 
 @contextlib.contextmanager
 def device_slot(n_slots: int, lock_dir: Path) -> Iterator[int]:
@@ -37,9 +39,6 @@ def device_slot(n_slots: int, lock_dir: Path) -> Iterator[int]:
                 handle.close()
             return
         time.sleep(0.2)  # more jobs than slots: wait for one to finish
-
-
-GPU_ACCELERATORS = ("gpu", "cuda")
 
 
 def parallel_jobs(launcher_cfg: Any) -> int:
@@ -132,20 +131,6 @@ def set_threads(num_threads: int, n_parallel: int) -> int:
     if num_threads or n_parallel > 1:
         torch.set_num_threads(threads)
     return torch.get_num_threads()
-
-
-def gpu_count(accelerator: str, devices: Any) -> int:
-    """GPUs per node a trainer config asks for (the SLURM preset's gpus_per_node)."""
-    if accelerator not in GPU_ACCELERATORS:
-        return 0
-    return ranks(devices)
-
-
-def ranks(devices: Any) -> int:
-    """Processes a `trainer.devices` value asks for on one node (a count or a list of device ids)."""
-    if isinstance(devices, (list, tuple)) or (hasattr(devices, "__len__") and not isinstance(devices, str)):
-        return len(devices)
-    return int(devices) if str(devices).lstrip("-").isdigit() and int(devices) > 0 else 1
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from blurb_lab import tracking
 from blurb_lab.callbacks import pruned_at, requested_callbacks
+from blurb_lab.config.batch import batch_split
 from blurb_lab.config.resolvers import applied_recipe
 from blurb_lab.config.validate import validate
 from blurb_lab.data.checks import check_splits
@@ -52,8 +53,8 @@ def run_job(cfg: DictConfig, output_dir: Path, overrides: list[str]) -> dict[str
     With several devices on one machine, the ranks are spawned here and each runs `_run_rank`;
     rank 0 writes results.json, which this process then reads back.
     """
+    from blurb_lab.config.batch import ranks
     from blurb_lab.distributed import spawn_ranks, wants_spawn
-    from blurb_lab.parallel import ranks
 
     validate(cfg)  # fail before anything starts (a download, a rank process)
     recipe = applied_recipe(cfg)  # read while the config shows what the recipe supplied: ranks get it resolved
@@ -131,6 +132,7 @@ def make_datamodule(cfg: DictConfig, task_type: Any, splits: dict[str, list[dict
         num_workers=loader_workers(cfg.data.num_workers),
         group_by_length=cfg.data.group_by_length,
         sort_eval_by_length=cfg.data.sort_eval_by_length,
+        accumulation=batch_split(cfg.data, cfg.trainer).accumulation,
     )
     datamodule.setup()
     return datamodule
@@ -210,6 +212,7 @@ def make_trainer(cfg: DictConfig, output_dir: Path, loggers: list[Any], callback
         if cfg.trainer.limit_train_batches <= 1
         else int(cfg.trainer.limit_train_batches),
         gradient_clip_val=cfg.optim.gradient_clip_val or None,
+        accumulate_grad_batches=batch_split(cfg.data, cfg.trainer).accumulation,
         deterministic=cfg.trainer.deterministic,
         logger=loggers or False,
         callbacks=callbacks,

@@ -93,7 +93,7 @@ def applied_recipe(cfg: DictConfig) -> str | None:
 
 
 def register_resolvers() -> None:
-    from blurb_lab.parallel import gpu_count, ranks
+    from blurb_lab.config.batch import gpu_count, ranks
 
     resolvers = (
         ("blurb_data_root", default_data_root),

@@ -116,7 +116,8 @@ class OptimConfig:
 class DataConfig:
     source: str = "local"  # local | hub
     root: str = "data/blurb"
-    batch_size: int = 16
+    batch_size: int = 16  # the global batch of one optimizer step, whatever the hardware
+    max_device_batch: int | None = None  # cap per forward; the accumulation follows from it
     eval_batch_size: int = 64
     num_workers: int = -1  # -1: chosen from the core count (0 on small machines)
     group_by_length: bool = True  # length-grouped training batches (seeded), less padding
@@ -132,6 +133,7 @@ class TrainerConfig:
     devices: Any = 1
     strategy: str = "auto"  # auto | ddp (one job on several devices)
     num_nodes: int = 1  # multi-node DDP under SLURM or torchrun
+    accumulate_grad_batches: int | None = None  # null: 1, or what data.max_device_batch needs
     num_threads: int = 0  # torch CPU threads per job; 0 = all cores, split between parallel jobs
     # Set by the parallel launcher, never by users: the job's slot, which picks its GPU(s) on GPU
     # trainers. Where a job ran is not what it computes, so it is no part of a configuration's identity.

@@ -8,6 +8,7 @@ from typing import Any
 
 from omegaconf import ListConfig
 
+from blurb_lab.config.batch import batch_split
 from blurb_lab.config.model_source import model_shape
 from blurb_lab.errors import ConfigError
 from blurb_lab.seeds import SEED_KEYS
@@ -129,6 +130,7 @@ def validate(cfg: Any) -> None:
     for rule in RULES:
         _check(rule, _get(cfg, rule[0]))
     label_range(cfg.task)
+    batch_split(cfg.data, cfg.trainer)
     if cfg.task.pair_encoding == "bi":
         if cfg.task.type != "sentence_pair_regression":
             raise ConfigError("task.pair_encoding", f"'bi' is for sentence-pair similarity, not {cfg.task.type}")

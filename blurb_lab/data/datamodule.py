@@ -24,6 +24,10 @@ def records_fingerprint(records: list[Record]) -> str:
     return fingerprint([{k: v for k, v in r.items() if k != "_source"} for r in records])
 
 
+def _world() -> int:
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
 class BlurbDataModule(pl.LightningDataModule):
     def __init__(
         self,
@@ -38,6 +42,7 @@ class BlurbDataModule(pl.LightningDataModule):
         num_workers: int = 0,
         group_by_length: bool = True,
         sort_eval_by_length: bool = True,
+        accumulation: int = 1,
     ) -> None:
         super().__init__()
         self.task_type = task_type
@@ -51,6 +56,7 @@ class BlurbDataModule(pl.LightningDataModule):
         self.num_workers = num_workers
         self.group_by_length = group_by_length
         self.sort_eval_by_length = sort_eval_by_length
+        self.accumulation = accumulation  # batch_size is global: micro-batches per optimizer step
         self.features: dict[str, list[Feature]] = {}
 
     def setup(self, stage: str | None = None) -> None:
@@ -77,8 +83,7 @@ class BlurbDataModule(pl.LightningDataModule):
     def _sampler(self, features: list[Feature], shuffle: bool) -> Sampler[int] | None:
         """Example order: seeded random for training, in order for evaluation; under DDP each rank
         takes its share (evaluation pads with repeats, which gather_predictions drops)."""
-        distributed = dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
-        if distributed:
+        if _world() > 1:
             return DistributedSampler(features, shuffle=shuffle, seed=self.seed)
         if shuffle:
             return RandomSampler(features, generator=torch.Generator().manual_seed(self.seed))
@@ -95,8 +100,12 @@ class BlurbDataModule(pl.LightningDataModule):
             "num_workers": self.num_workers,
             "persistent_workers": self.num_workers > 0,
         }
-        if shuffle and self.group_by_length:
-            batches = LengthGroupedBatchSampler([len(f["input_ids"]) for f in features], batch_size, self.seed)
+        split = shuffle and (self.group_by_length or self.accumulation > 1 or _world() > 1)
+        if split:  # global batches cut into this rank's micro-batches (data.batch_size is global)
+            lengths = [len(f["input_ids"]) for f in features]
+            batches = LengthGroupedBatchSampler(
+                lengths, batch_size, self.seed, accumulation=self.accumulation, grouped=self.group_by_length
+            )
             return DataLoader(features, batch_sampler=batches, **common)
         if not shuffle and self.sort_eval_by_length:
             sorted_batches = LengthSortedBatchSampler([feature_length(f) for f in features], batch_size)

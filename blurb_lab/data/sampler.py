@@ -4,10 +4,11 @@ Random chunks of `batch_size * group_batches` examples are sorted by length and 
 and the batch order is shuffled again, so batches stay random while padding shrinks. The batches
 depend only on (seed, epoch): the same seed gives the same batches on every run.
 
-`LengthGroupedBatchSampler` hands those batches to the DataLoader whole, so no batch straddles two
-length groups; under DDP each rank takes whole batches (rank r: batches r, r + world, ...), padded
-with the first batches so every rank steps the same number of times. Lightning must not wrap it
-(the Trainer runs with use_distributed_sampler=False).
+Those batches are global batches: `data.batch_size` examples per optimizer step, whatever the
+hardware. `LengthGroupedBatchSampler` cuts each into world x accumulation micro-batches and hands this
+rank its own, so one process at batch 16, two DDP ranks at 8 and one process accumulating 2 x 8 see
+the same examples in each step, and every rank steps the same number of times. Lightning must not
+wrap it (the Trainer runs with use_distributed_sampler=False).
 
 `LengthSortedBatchSampler` does the same for dev and test without the randomness: batches cut from
 the examples sorted by length (data.sort_eval_by_length), since evaluation order never matters.
@@ -60,30 +61,62 @@ def _rank_and_world() -> tuple[int, int]:
     return 0, 1
 
 
-class LengthGroupedBatchSampler(Sampler[list[int]]):
-    """Whole length-grouped batches for this process (all of them without DDP)."""
+class ShuffledBatches:
+    """Seeded random batches without length grouping (data.group_by_length=false), for the split below."""
 
-    def __init__(self, lengths: list[int], batch_size: int, seed: int, group_batches: int = 50) -> None:
-        # Lightning calls set_epoch on `batch_sampler.sampler`, as for torch's BatchSampler.
-        self.sampler = LengthGroupedSampler(lengths, batch_size, seed, group_batches)
+    def __init__(self, n: int, batch_size: int, seed: int) -> None:
+        self.lengths = [0] * n  # only the count matters
         self.batch_size = batch_size
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def batches(self) -> list[list[int]]:
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        order = torch.randperm(len(self.lengths), generator=generator).tolist()
+        return [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+
+
+def micro_batches(batch: list[int], world: int, accumulation: int, rank: int) -> list[list[int]]:
+    """This rank's share of one global batch: the batch cut into world x accumulation near-equal parts
+    (sizes differ by at most one), rank r taking parts r, r + world, ... one per accumulation step. A
+    batch shorter than the parts is cycled so that no part is empty."""
+    parts = world * accumulation
+    if len(batch) < parts:
+        batch = [batch[i % len(batch)] for i in range(parts)]
+    size, extra = divmod(len(batch), parts)
+    bounds = [k * size + min(k, extra) for k in range(parts + 1)]
+    return [batch[bounds[j] : bounds[j + 1]] for j in range(rank, parts, world)]
+
+
+class LengthGroupedBatchSampler(Sampler[list[int]]):
+    """This process's micro-batches of the epoch's global batches (length-grouped, or shuffled)."""
+
+    def __init__(
+        self, lengths: list[int], batch_size: int, seed: int, group_batches: int = 50, accumulation: int = 1,
+        grouped: bool = True,
+    ) -> None:  # fmt: skip
+        # Lightning calls set_epoch on `batch_sampler.sampler`, as for torch's BatchSampler.
+        self.sampler: LengthGroupedSampler | ShuffledBatches = (
+            LengthGroupedSampler(lengths, batch_size, seed, group_batches)
+            if grouped
+            else ShuffledBatches(len(lengths), batch_size, seed)
+        )
+        self.batch_size = batch_size
+        self.accumulation = accumulation
 
     def set_epoch(self, epoch: int) -> None:
         self.sampler.set_epoch(epoch)
 
-    def _n_batches(self) -> int:
-        return -(-len(self.sampler.lengths) // self.batch_size)
-
     def __len__(self) -> int:
-        _, world = _rank_and_world()
-        return -(-self._n_batches() // world)
+        return -(-len(self.sampler.lengths) // self.batch_size) * self.accumulation
 
     def __iter__(self) -> Iterator[list[int]]:
         rank, world = _rank_and_world()
-        batches = self.sampler.batches()
-        per_rank = -(-len(batches) // world)
-        padded = batches + batches[: per_rank * world - len(batches)]
-        yield from padded[rank::world]
+        for batch in self.sampler.batches():
+            yield from micro_batches(batch, world, self.accumulation, rank)
 
 
 def feature_length(feature: dict) -> int:

@@ -83,8 +83,14 @@ class FineTuner(pl.LightningModule):
         return sum((torch.nan_to_num(p) * 0).sum() for p in self.parameters() if p.requires_grad)
 
     def on_train_epoch_end(self) -> None:
+        # The mean over every rank's micro-batches: each rank runs as many, so under DDP or gradient
+        # accumulation the curve is the one a single process at the global batch would log.
         if self._epoch_loss:
-            self.train_loss_curve.append(sum(self._epoch_loss) / len(self._epoch_loss))
+            mean = sum(self._epoch_loss) / len(self._epoch_loss)
+            if self.trainer.world_size > 1:
+                local = torch.tensor(mean, dtype=torch.float64, device=self.device)
+                mean = float(self.trainer.strategy.reduce(local, reduce_op="mean"))
+            self.train_loss_curve.append(mean)
         self._epoch_loss = []
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:

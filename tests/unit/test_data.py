@@ -171,18 +171,23 @@ def test_length_grouped_batches_are_whole_groups_in_the_order_of_earlier_version
     assert list(loader) == list(again) and [i for b in loader for i in b] != flat  # seeded per (seed, epoch)
 
 
-def test_under_ddp_each_rank_takes_whole_batches_and_the_same_count(monkeypatch):
+def test_each_global_batch_is_cut_into_world_x_accumulation_parts_the_same_count_on_every_rank(monkeypatch):
+    """data.batch_size is the global batch: under DDP and accumulation each step's parts together are the
+    batch one process would take, in near-equal parts, and every rank steps the same number of times."""
     import blurb_lab.data.sampler as sampler
 
-    everything = list(sampler.LengthGroupedBatchSampler(LENGTHS, 4, seed=5))  # 8 batches
-    per_rank = []
-    for rank in range(3):
-        monkeypatch.setattr(sampler, "_rank_and_world", lambda rank=rank: (rank, 3))
-        batches = sampler.LengthGroupedBatchSampler(LENGTHS, 4, seed=5)
-        per_rank.append(list(batches))
-        assert len(batches) == 3
-    padded = everything + everything[:1]
-    assert per_rank == [padded[0::3], padded[1::3], padded[2::3]]
+    everything = list(sampler.LengthGroupedBatchSampler(LENGTHS, 8, seed=5))  # one process, no accumulation
+    for world, accumulation in ((2, 1), (4, 1), (1, 2), (2, 2)):
+        per_rank = []
+        for rank in range(world):
+            monkeypatch.setattr(sampler, "_rank_and_world", lambda rank=rank, world=world: (rank, world))
+            batches = sampler.LengthGroupedBatchSampler(LENGTHS, 8, seed=5, accumulation=accumulation)
+            per_rank.append(list(batches))
+            assert len(batches) == len(per_rank[-1]) == len(everything) * accumulation
+        for step, batch in enumerate(everything):
+            parts = [per_rank[r][step * accumulation + a] for a in range(accumulation) for r in range(world)]
+            assert [i for part in parts for i in part] == batch
+            assert max(map(len, parts)) - min(map(len, parts)) <= 1
 
 
 def _records(split: str, n: int) -> list[dict]:

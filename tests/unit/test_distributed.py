@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from blurb_lab.data.sampler import micro_batches
 from blurb_lab.distributed import spawn_ranks
 from tests.conftest import make_task_fixtures
 from tests.ddp_worker import evaluate_fixed, record_train_batches, score_counts
@@ -41,9 +42,10 @@ def test_metric_states_are_not_reduced_again_after_the_gather(tmp_path: Path):
     assert result["score"] == pytest.approx(3 / 5)
 
 
-def test_ddp_ranks_take_whole_length_grouped_batches_the_same_in_every_run(tmp_path: Path):
-    """Lightning must not re-wrap the batch sampler: rank r sees the single-process batches r, r+2, ...
-    whole (each one length group, tests/test_data.py); two runs with the same seed see the same batches."""
+def test_ddp_ranks_split_each_global_batch_the_same_in_every_run(tmp_path: Path):
+    """data.batch_size is the global batch: in every step rank r takes its half of the batch one process
+    would see (each batch one length group, tests/unit/test_data.py), so Lightning must not re-wrap the
+    batch sampler; two runs with the same seed see the same batches."""
     data = make_task_fixtures(tmp_path / "data", n=(22, 4, 4))  # 22 examples, batches of 4: one batch of 2
     spawn_ranks(2, record_train_batches, str(data), str(tmp_path / "batches.json"))
     ranks = [json.loads((tmp_path / f"batches.json.{rank}").read_text()) for rank in (0, 1)]
@@ -52,5 +54,6 @@ def test_ddp_ranks_take_whole_length_grouped_batches_the_same_in_every_run(tmp_p
         first, second = seen["runs"]
         assert first == second  # same seed, same batches
         for epoch, batches in enumerate(seen["single"]):
-            assert len(batches) == 6  # 3 per rank: no padding needed
-            assert [b[1:] for b in first if b[0] == epoch] == batches[rank::2]
+            assert len(batches) == 6  # global batches of 4, the last of 2
+            halves = [part for batch in batches for part in micro_batches(batch, world=2, accumulation=1, rank=rank)]
+            assert [b[1:] for b in first if b[0] == epoch] == halves
