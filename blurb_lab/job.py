@@ -52,9 +52,12 @@ def run_recorded(
     """Run the job body and write its results.json (none for inspect=true), or on an exception a
     crash record; in a sweep a crashed job returns None and the sweep goes on, a single run fails.
     The process's W&B run is finished on every way out (exit code 0 only for ok and inspected)."""
+    from blurb_lab.distributed import is_rank_zero
     from blurb_lab.job_record import crash_record
     from blurb_lab.results import write_results
 
+    # Under torchrun or srun every rank runs this, into one shared dir: rank 0 alone writes.
+    record = write_results if is_rank_zero() else _not_written
     exit_code = 1
     try:
         results = body()
@@ -66,25 +69,29 @@ def run_recorded(
             fail(str(exc))
         # One bad job of a sweep (a combination preflight did not compose): record it, go on.
         log.error("job crashed: %s", exc)
-        write_results(output_dir, crash_record(cfg, exc, overrides))
+        record(output_dir, crash_record(cfg, exc, overrides))
         return None
     except Exception as exc:
         # Keep the sweep going: record the crash for the summary, then let single runs fail loudly.
         log.error("job crashed:\n%s", traceback.format_exc())
-        write_results(output_dir, crash_record(cfg, exc, overrides))
+        record(output_dir, crash_record(cfg, exc, overrides))
         if multirun:
             return None
         raise
     finally:
         tracking.finish(exit_code)
     if results.get("status") != "inspected":
-        write_results(output_dir, results)
+        record(output_dir, results)
         log.info(
             "%s seed %s: status=%s dev %s=%s test %s=%s -> %s",
             results["config_label"], cfg.seed, results["status"], cfg.task.metric,
             results["dev_score"], cfg.task.metric, results["test_score"], output_dir,
         )  # fmt: skip
     return results
+
+
+def _not_written(output_dir: Path, results: dict[str, Any]) -> None:
+    """What ranks other than 0 write as results: nothing."""
 
 
 def finished_before(cfg: DictConfig, output_dir: Path) -> dict[str, Any] | None:

@@ -19,6 +19,7 @@ RESULTS_FILE = "results.json"
 # `pruned` (stopped by the Optuna pruner). `crashed`: it raised; resume runs it again.
 FINISHED_STATUSES = ("ok", "failed", "diverged", "pruned")
 CRASHED = "crashed"
+RESUME_CHECKPOINT = "resume.ckpt"  # a running job's last completed epoch (blurb_lab/checkpoint.py)
 PACKAGES = ("blurb_lab", "torch", "transformers", "pytorch-lightning", "torchmetrics", "hydra-core")
 
 
@@ -45,6 +46,8 @@ def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
 def write_results(output_dir: Path, results: dict[str, Any]) -> None:
     """Every results.json (finished, crashed, or rank 0 of a spawned job) says what code made it."""
     write_json(output_dir / RESULTS_FILE, {**results, "provenance": provenance()})
+    if results.get("status") != CRASHED:  # a crashed job keeps what it needs to resume
+        (output_dir / RESUME_CHECKPOINT).unlink(missing_ok=True)
 
 
 SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET", re.IGNORECASE)

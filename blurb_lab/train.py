@@ -273,17 +273,18 @@ def fit(cfg: DictConfig, output_dir: Path, prepared: Prepared, loggers: list[Any
     (the Optuna sweeper's pruning) join in."""
     import pytorch_lightning as pl
 
+    from blurb_lab.checkpoint import EpochCheckpoint, resume_from
     from blurb_lab.models.module import BestWeights, EvalTimer
 
     monitor = f"dev/{cfg.task.metric}"
     best, timer = BestWeights(monitor), EvalTimer()
     requested = requested_callbacks(monitor)  # none unless started by the Optuna sweeper with a pruner
-    callbacks: list[Any] = [timer, best, *requested]
+    callbacks: list[Any] = [timer, best, *requested, EpochCheckpoint(output_dir)]
     if loggers:
         callbacks.append(pl.callbacks.LearningRateMonitor(logging_interval="step"))
     trainer = make_trainer(cfg, output_dir, loggers, callbacks)
     started = time.time()
-    trainer.fit(prepared.module, datamodule=prepared.datamodule)
+    trainer.fit(prepared.module, datamodule=prepared.datamodule, ckpt_path=resume_from(output_dir, cfg.resume))
     fit_time = time.time() - started
     pruned = pruned_at(requested) if prepared.module.diverged_at is None else None
     return Fitted(trainer, best, pruned, fit_time, timer.seconds)

@@ -3,6 +3,7 @@ with linear warm-up and decay, and the task's BLURB metric on dev and test."""
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from typing import Any
@@ -13,6 +14,8 @@ from torch import nn
 
 from blurb_lab.distributed import gather_predictions
 from blurb_lab.strategies.layers import find_layers
+
+log = logging.getLogger(__name__)
 
 
 def grad_units(encoder: nn.Module, head: nn.Module) -> list[tuple[str, list[nn.Parameter]]]:
@@ -83,8 +86,12 @@ class FineTuner(pl.LightningModule):
         return sum((torch.nan_to_num(p) * 0).sum() for p in self.parameters() if p.requires_grad)
 
     def on_train_epoch_end(self) -> None:
-        # The mean over every rank's micro-batches: each rank runs as many, so under DDP or gradient
-        # accumulation the curve is the one a single process at the global batch would log.
+        self.close_train_epoch()
+
+    def close_train_epoch(self) -> None:
+        """The epoch's mean training loss joins the curve, once (the resume checkpoint asks first).
+        The mean is over every rank's micro-batches: each rank runs as many, so under DDP or gradient
+        accumulation the curve is the one a single process at the global batch would log."""
         if self._epoch_loss:
             mean = sum(self._epoch_loss) / len(self._epoch_loss)
             if self.trainer.world_size > 1:
@@ -92,6 +99,20 @@ class FineTuner(pl.LightningModule):
                 mean = float(self.trainer.strategy.reduce(local, reduce_op="mean"))
             self.train_loss_curve.append(mean)
         self._epoch_loss = []
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        from blurb_lab.checkpoint import rng_states
+
+        checkpoint["blurb_lab"] = {"dev_curve": self.dev_curve, "train_loss_curve": self.train_loss_curve,
+                                   "rng": rng_states()}  # fmt: skip
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        from blurb_lab.checkpoint import set_rng_states
+
+        saved = checkpoint["blurb_lab"]
+        log.info("resume: continuing after epoch %d of its checkpoint", checkpoint["epoch"] + 1)
+        self.dev_curve, self.train_loss_curve = list(saved["dev_curve"]), list(saved["train_loss_curve"])
+        set_rng_states(saved["rng"])
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
         """Per-layer gradient L2 norms (Mosbach et al.: failed runs show vanishing lower-layer gradients)."""
@@ -161,6 +182,12 @@ class EvalTimer(pl.Callback):
             self.seconds += time.perf_counter() - self._started
             self._started = None
 
+    def state_dict(self) -> dict[str, Any]:
+        return {"seconds": self.seconds}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.seconds = state_dict["seconds"]
+
 
 class BestWeights(pl.Callback):
     """Keep the weights of the best dev epoch in memory, to test with them after fit.
@@ -183,6 +210,12 @@ class BestWeights(pl.Callback):
             self.best_score = score
             self.best_epoch = trainer.current_epoch
             self.state = {k: v.detach().to("cpu", copy=True) for k, v in pl_module.state_dict().items()}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best_score": self.best_score, "best_epoch": self.best_epoch, "state": self.state}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.best_score, self.best_epoch, self.state = (state_dict[k] for k in ("best_score", "best_epoch", "state"))
 
     def restore(self, pl_module: pl.LightningModule) -> None:
         if self.state is not None:
