@@ -3,7 +3,9 @@
 main() hands `report` to blurb_lab/report/command.py; any other command line is checked first
 (blurb_lab/preflight.py: a bad key or value ends in one line and exit status 2, before Hydra makes a
 sweep dir) and then run by Hydra, one job at a time through blurb_lab/job.py, which records every
-job's results.json (status `crashed` for a job that still fails, and the sweep goes on).
+job's results.json (status `crashed` for a job that still fails, and the sweep goes on). In a rank
+that torchrun or srun started, blurb_lab/run_dir.py first adds the run and sweep dirs rank 0 chose,
+so that Hydra does not name one dir per rank.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import sys
 
 from blurb_lab.job import hydra_main
 from blurb_lab.preflight import preflight
+from blurb_lab.run_dir import shared_dir_overrides
 
 
 def main() -> None:
@@ -26,6 +29,7 @@ def main() -> None:
     flags = [a for a in args if a in ("-m", "--multirun")]
     sys.argv[1:] = flags[:1] + [a for a in args if a not in ("-m", "--multirun")]
     preflight(sys.argv[1:])
+    sys.argv[1:] += shared_dir_overrides(sys.argv[1:])
     hydra_main()
 
 
