@@ -32,10 +32,8 @@ def tuned_loader(device: str, cpus: int | None = None) -> dict[str, Any]:
     """The fastest data-loader settings of TrainingArguments for this device and core count.
 
     On CPU, none. Torch's matmuls already use every core, so a worker process can only take cores
-    from them, while all it could hide is collation: measured on the 2-core development machine, the
-    tuned Trainer's loader yields a batch of 32 NCBI sentences in about 2 ms (63 batches in 0.13 s)
-    against about 1.3 s a training step (docs/performance.md: 23.8 samples/s), so workers could hide at most
-    0.15% of an epoch.
+    from them, while all it could hide is collation, a tiny share of a training step
+    (measured in docs/performance.md).
     Persistent workers and a prefetch factor only apply with workers, and pinned memory only speeds
     host-to-GPU copies (the Trainer turns it off under use_cpu anyway). On a GPU the host idles while
     the GPU computes, so workers prepare the next batches meanwhile (as blurb_lab's
