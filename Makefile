@@ -87,7 +87,9 @@ stability: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m blurb_lab.bench
 
-# On a machine with a CUDA GPU: determinism, bf16 speed against the Trainer, MFU, parallel seeds
-# per GPU, DDP when 2+ GPUs (writes gpu_check.json). Without CUDA it stops at once, one line.
+# On a machine with a CUDA GPU, under 8 minutes: same seed twice; one device against accumulation and
+# (2+ GPUs) DDP at the same global batch; 4 jobs pinned to one GPU against 4 in a row; speed against
+# the Trainer; peak memory per job and the jobs per GPU it allows; bf16 MFU. Writes gpu_check.json;
+# exit 1 when a correctness check fails. Without CUDA it stops at once, one line.
 gpu-check: $(STAMP)
 	$(BIN)/python -m blurb_lab.gpu_check
