@@ -47,7 +47,13 @@ def _rank_main(rank: int, world: int, port: int, threads: int, fn: Callable[...,
 
 def spawn_ranks(world: int, fn: Callable[..., Any], *args: Any) -> None:
     """Run fn(*args) in `world` fresh processes (CPU threads split between them)."""
+    import multiprocessing
+
     import torch.multiprocessing as mp
+
+    if multiprocessing.get_start_method(allow_none=True) not in (None, "fork", "spawn", "forkserver"):
+        # A parallel sweep's worker (loky) names a start method that a fresh rank cannot rebuild.
+        multiprocessing.set_start_method("spawn", force=True)
 
     threads = max(1, torch.get_num_threads() // world)
     mp.start_processes(_rank_main, args=(world, _free_port(), threads, fn, args), nprocs=world, start_method="spawn")

@@ -1,7 +1,8 @@
 """Parallel jobs on one machine: each running job holds one slot (a lock file), which picks its GPU
 and its share of the CPU threads. On GPU trainers the slots are capped by the machine: GPUs x
 `hydra.launcher.jobs_per_device`, so several small jobs may share one GPU but never a GPU that
-does not exist. hydra/launcher=auto picks the number of jobs at once by one rule (`auto_layout`)."""
+does not exist. hydra/launcher=auto picks the number of jobs at once by one rule (`auto_layout`),
+and its jobs take the same slots as the parallel launcher's."""
 
 from __future__ import annotations
 
@@ -63,7 +64,9 @@ def visible_gpus() -> int:
 
 
 def uses_gpus(trainer_cfg: Any) -> bool:
-    return str(trainer_cfg.accelerator) in GPU_ACCELERATORS
+    """A GPU trainer: accelerator gpu, or auto on a machine with a GPU (Lightning then picks CUDA),
+    so a slot hands it a GPU as it does a gpu trainer, rather than every job landing on GPU 0."""
+    return gpu_trainer(trainer_cfg, visible_gpus() if str(trainer_cfg.get("accelerator")) == "auto" else 0)
 
 
 def n_slots(launcher_cfg: Any, trainer_cfg: Any, n_gpus: int) -> int:
@@ -98,7 +101,8 @@ def gpu_request_error(trainer_cfg: Any, launcher_cfg: Any, n_gpus: int) -> str |
             return f"trainer.devices: GPU {missing[0]} asked for, but {have}"
         return None
     if ranks(devices) > n_gpus or n_gpus == 0:
-        return f"trainer.devices: {ranks(devices)} GPU(s) asked for (trainer.accelerator=gpu), but {have}"
+        asked = f"{ranks(devices)} GPU(s) asked for (trainer.accelerator={trainer_cfg.accelerator})"
+        return f"trainer.devices: {asked}, but {have}"
     return None
 
 
@@ -142,28 +146,28 @@ class Layout:
     reason: str  # why, for the launcher's log line
 
 
-def auto_layout(n_jobs: int, cores: int, trainer: Any, n_gpus: int = 0, max_jobs: int = 0) -> Layout:
+def auto_layout(
+    n_jobs: int, cores: int, trainer: Any, n_gpus: int = 0, max_jobs: int = 0, jobs_per_device: int = 1
+) -> Layout:
     """The rule of hydra/launcher=auto. Measured on CPU (docs/performance.md, "The auto launcher's rule"):
     one-thread jobs side by side finish more seeds per hour than jobs with all the cores one after
     another (MiniLM, 2 cores: 1.2x the training per core-second, 1.06x seeds per hour for 8 short
     seeds once worker start-up is paid; far more while other work loads the cores), because a small
     model's matmuls scale poorly across threads. So on a CPU trainer: as many jobs at once as the
     batch, the cores at trainer.num_threads each (0: one) and max_jobs (0: no cap) allow, the cores
-    left over split between them. GPU trainers, multi-process (DDP) trainers and a lone job run one
-    after another, as with the basic launcher."""
+    left over split between them. A GPU trainer fills the GPUs (`_gpu_layout`). Multi-process (DDP)
+    CPU trainers, multi-node trainers and a lone job run one after another, as with the basic launcher."""
     cores = max(1, cores)
     accelerator = str(trainer.get("accelerator", "cpu"))
     fixed = int(trainer.get("num_threads") or 0)
     alone = fixed or cores
-    if accelerator in GPU_ACCELERATORS or (accelerator == "auto" and n_gpus > 0):
-        return Layout(1, alone, "GPU trainer")
+    if int(trainer.get("num_nodes") or 1) > 1:
+        return Layout(1, alone, "multi-node trainer")
+    if gpu_trainer(trainer, n_gpus):
+        return _gpu_layout(n_jobs, cores, trainer, n_gpus, max_jobs, jobs_per_device)
     if accelerator not in ("cpu", "auto"):
         return Layout(1, alone, f"{accelerator} trainer")
-    if (
-        ranks(trainer.get("devices", 1)) > 1
-        or "ddp" in str(trainer.get("strategy", "auto"))
-        or int(trainer.get("num_nodes") or 1) > 1
-    ):
+    if ranks(trainer.get("devices", 1)) > 1 or "ddp" in str(trainer.get("strategy", "auto")):
         return Layout(1, alone, "multi-process (DDP) trainer")
     if n_jobs <= 1:
         return Layout(1, alone, "one job")
@@ -173,6 +177,40 @@ def auto_layout(n_jobs: int, cores: int, trainer: Any, n_gpus: int = 0, max_jobs
     if at_once <= 1:
         return Layout(1, alone, f"{fixed} threads per job take all {cores} cores")
     return Layout(at_once, fixed or max(1, cores // at_once), "CPU trainer")
+
+
+def gpu_trainer(trainer: Any, n_gpus: int) -> bool:
+    """The rule's view of `uses_gpus`, with the GPU count given rather than read."""
+    accelerator = str(trainer.get("accelerator", "cpu"))
+    return accelerator in GPU_ACCELERATORS or (accelerator == "auto" and n_gpus > 0)
+
+
+def _gpu_layout(n_jobs: int, cores: int, trainer: Any, n_gpus: int, max_jobs: int, jobs_per_device: int) -> Layout:
+    """GPU jobs fill the node: one job per group of trainer.devices GPUs, times jobs_per_device, each
+    in the slot that names its GPUs (`slot_devices`). A DDP job spawns its ranks from its worker
+    process, so several groups train at once. The jobs wait on their GPUs, not on the cores: the
+    cores are split between the jobs at once and do not cap them (trainer.num_threads, when set, is
+    kept)."""
+    per_job = ranks(trainer.get("devices", 1))
+    fixed = int(trainer.get("num_threads") or 0)
+    at_once = max(1, min(n_jobs, (n_gpus // per_job) * jobs_per_device))
+    if max_jobs > 0:
+        at_once = min(at_once, max_jobs)
+    per_device = f"{jobs_per_device} job{'' if jobs_per_device == 1 else 's'} per device"
+    reason = f"GPU trainer: {n_gpus} GPU{'' if n_gpus == 1 else 's'}, {per_job} per job, {per_device}"
+    return Layout(at_once, fixed or max(1, cores // at_once), reason)
+
+
+def batch_layout(
+    n_jobs: int, cores: int, trainers: list[Any], n_gpus: int, max_jobs: int = 0, jobs_per_device: int = 1
+) -> Layout:
+    """The layout of a batch whose jobs may differ in trainer: the most cautious of theirs. GPU jobs
+    asking for different GPU counts run one after another: their slots would name overlapping groups."""
+    per_job = {ranks(t.get("devices", 1)) for t in trainers if gpu_trainer(t, n_gpus)}
+    if len(per_job) > 1:
+        return Layout(1, max(1, cores), "GPU jobs of different trainer.devices")
+    layouts = (auto_layout(n_jobs, cores, t, n_gpus, max_jobs, jobs_per_device) for t in trainers)
+    return min(layouts, key=lambda layout: layout.at_once)
 
 
 def describe_layout(n_jobs: int, cores: int, layout: Layout) -> str:

@@ -66,9 +66,12 @@ class BlurbAutoLauncherConf(JobLibLauncherConf):
     # Written by the launcher for each batch (its choice, which each job reads to split the cores);
     # not a setting: the rule in blurb_lab.parallel.auto_layout decides it.
     n_jobs: int = 1
-    # Most jobs at once on a CPU trainer; 0: as many as the rule allows. Lower it when that many
-    # jobs would not fit in memory together.
+    # Most jobs at once; 0: as many as the rule allows. Lower it when that many jobs would not fit
+    # in memory together.
     max_jobs: int = 0
+    # Jobs that share one GPU (or one group of trainer.devices GPUs) on a GPU trainer, as in the
+    # parallel launcher: jobs at once = min(jobs, GPUs // devices per job x jobs_per_device).
+    jobs_per_device: int = 1
 
 
 ConfigStore.instance().store(
@@ -86,25 +89,25 @@ def _touches_trainer(override: str) -> bool:
 
 class BlurbAutoLauncher(JoblibLauncher):
     """The default multirun launcher: runs each batch as blurb_lab.parallel.auto_layout says, several
-    jobs at once (the parallel launcher's slots) on CPU trainers, one after another (Hydra's basic
-    launcher) on GPU and DDP trainers or for a lone job."""
+    jobs at once in worker processes, each in the parallel launcher's slots (its GPUs, its share of
+    the cores), on CPU trainers and over the GPUs of GPU trainers; one after another (Hydra's basic
+    launcher) where the rule says so (a lone job, DDP on CPU, one GPU per job on a one-GPU machine)."""
 
-    def __init__(self, max_jobs: int = 0, **kwargs: Any) -> None:
+    def __init__(self, max_jobs: int = 0, jobs_per_device: int = 1, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.max_jobs = int(max_jobs)
+        self.jobs_per_device = int(jobs_per_device)
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
         from hydra._internal.core_plugins.basic_launcher import BasicLauncher
 
-        from blurb_lab.parallel import auto_layout, describe_layout, visible_gpus
+        from blurb_lab.parallel import batch_layout, describe_layout, visible_gpus
 
         assert self.config is not None and self.hydra_context is not None and self.task_function is not None
         cores, n_gpus = os.cpu_count() or 1, visible_gpus()
         n = len(job_overrides)
-        layout = min(
-            (auto_layout(n, cores, trainer, n_gpus, self.max_jobs) for trainer in self._trainers(job_overrides)),
-            key=lambda layout: layout.at_once,
-        )  # the most cautious layout when the jobs' trainers differ
+        trainers = self._trainers(job_overrides)
+        layout = batch_layout(n, cores, trainers, n_gpus, self.max_jobs, self.jobs_per_device)
         log.info(describe_layout(n, cores, layout))
         with _jobs_told(self.config, layout.at_once):
             if layout.at_once > 1:

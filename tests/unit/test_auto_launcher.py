@@ -28,10 +28,8 @@ def trainer(**changes) -> object:
         (8, 16, {"num_threads": 4}, 0, 0, (4, 4)),  # a fixed thread count sets how many fit
         (8, 4, {"num_threads": 4}, 0, 0, (1, 4)),
         (1, 16, {}, 0, 0, (1, 16)),  # a lone job keeps all the cores
-        (8, 16, {"accelerator": "gpu"}, 2, 0, (1, 16)),  # GPU trainers: one after another
-        (8, 16, {"accelerator": "auto"}, 1, 0, (1, 16)),  # auto on a machine with a GPU is a GPU trainer
-        (8, 16, {"accelerator": "auto"}, 0, 0, (8, 2)),
-        (8, 16, {"devices": 2, "strategy": "ddp"}, 0, 0, (1, 16)),  # DDP jobs start their own ranks
+        (8, 16, {"accelerator": "auto"}, 0, 0, (8, 2)),  # auto on a machine without a GPU is a CPU trainer
+        (8, 16, {"devices": 2, "strategy": "ddp"}, 0, 0, (1, 16)),  # DDP on CPU: its ranks take the cores
         (8, 16, {"num_nodes": 2}, 0, 0, (1, 16)),
     ],
 )
@@ -41,13 +39,56 @@ def test_auto_layout_rule(n_jobs, cores, changes, n_gpus, max_jobs, expected):
     assert layout.at_once * (0 if layout.at_once == 1 else layout.threads) <= cores  # never oversubscribed
 
 
+GPU = {"accelerator": "gpu"}
+DDP = {"accelerator": "gpu", "devices": 2, "strategy": "ddp"}
+
+
+@pytest.mark.parametrize(
+    ("n_jobs", "cores", "changes", "n_gpus", "per_device", "max_jobs", "expected"),
+    [
+        (10, 16, GPU, 8, 1, 0, (8, 2)),  # one job per GPU, the cores split between them
+        (3, 16, GPU, 8, 1, 0, (3, 5)),  # fewer jobs than GPUs
+        (8, 16, GPU, 2, 2, 0, (4, 4)),  # jobs_per_device jobs share each GPU
+        (8, 2, GPU, 8, 1, 0, (8, 1)),  # GPU jobs are not capped by the cores
+        (8, 16, GPU, 8, 1, 3, (3, 5)),  # max_jobs caps them
+        (8, 16, GPU, 1, 1, 0, (1, 16)),  # one GPU, one job on it: one after another
+        (8, 16, {"accelerator": "auto"}, 4, 1, 0, (4, 4)),  # auto on a machine with GPUs is a GPU trainer
+        (8, 16, {**GPU, "num_threads": 4}, 8, 1, 0, (8, 4)),  # a fixed thread count is kept
+        (8, 16, DDP, 8, 1, 0, (4, 4)),  # DDP jobs: one per group of trainer.devices GPUs
+        (8, 16, DDP, 8, 2, 0, (8, 2)),
+        (8, 16, DDP, 3, 1, 0, (1, 16)),  # one group of 2 in 3 GPUs: one after another
+        (8, 16, {**DDP, "num_nodes": 2}, 8, 1, 0, (1, 16)),  # multi-node ranks are started by srun/torchrun
+    ],
+)
+def test_auto_layout_fills_the_gpus(n_jobs, cores, changes, n_gpus, per_device, max_jobs, expected):
+    layout = auto_layout(n_jobs, cores, trainer(**changes), n_gpus, max_jobs, per_device)
+    assert (layout.at_once, layout.threads) == expected
+
+
+def test_a_batch_of_mixed_gpu_counts_runs_one_after_another():
+    """Slots of 1-GPU and of 2-GPU jobs would name overlapping GPUs: such a batch runs sequentially;
+    otherwise the batch takes the most cautious of its trainers' layouts."""
+    from blurb_lab.parallel import batch_layout
+
+    assert batch_layout(8, 16, [trainer(**GPU), trainer(**DDP)], 8).at_once == 1
+    assert batch_layout(8, 16, [trainer(**GPU), trainer(**GPU, num_threads=4)], 8).at_once == 8
+    assert batch_layout(8, 2, [trainer(**GPU), CPU], 8).at_once == 2  # the CPU jobs' cores decide
+
+
 def test_log_line_names_the_choice():
     assert (
         describe_layout(8, 2, auto_layout(8, 2, CPU))
         == "launcher auto: 8 jobs, 2 at a time x 1 thread (2 cores; CPU trainer)"
     )
-    gpu = describe_layout(3, 8, auto_layout(3, 8, trainer(accelerator="gpu"), 1))
-    assert gpu == "launcher auto: 3 jobs, one after another x 8 threads (8 cores; GPU trainer)"
+    gpu = describe_layout(10, 16, auto_layout(10, 16, trainer(accelerator="gpu"), 8))
+    assert gpu == (
+        "launcher auto: 10 jobs, 8 at a time x 2 threads (16 cores; GPU trainer: 8 GPUs, 1 per job, 1 job per device)"
+    )
+    one = describe_layout(3, 8, auto_layout(3, 8, trainer(accelerator="gpu"), 1))
+    assert one == (
+        "launcher auto: 3 jobs, one after another x 8 threads "
+        "(8 cores; GPU trainer: 1 GPU, 1 per job, 1 job per device)"
+    )
 
 
 def _auto_launcher(overrides: list[str]):
@@ -62,17 +103,14 @@ def _auto_launcher(overrides: list[str]):
     return launcher
 
 
-@pytest.mark.parametrize(("cores", "at_once"), [(1, 1), (2, 2), (4, 4), (16, 8)])
-def test_default_multirun_follows_the_rule_on_this_machine(cores, at_once, monkeypatch, caplog):
-    """Eight seeds, no launcher named: jobs at once follow the core count by the rule, not a constant,
-    and each job is told the count (hydra.launcher.n_jobs) so it takes cores // count threads."""
-    import logging
+def _launch_seeds(launcher, n_gpus: int, cores: int, monkeypatch) -> dict:
+    """Launch eight seeds with the jobs stubbed: the worker count the launcher chose (1: Hydra's
+    basic launcher) and the hydra overrides each job was composed with."""
     import sys
 
     import blurb_lab.parallel
     from hydra_plugins.blurb_parallel_launcher import parallel_launcher
 
-    launcher = _auto_launcher([])
     # Hydra's plugin scan may re-run these modules: patch the classes the launcher really uses.
     (joblib_base,) = type(launcher).__bases__
     basic = sys.modules["hydra._internal.core_plugins.basic_launcher"]
@@ -84,16 +122,50 @@ def test_default_multirun_follows_the_rule_on_this_machine(cores, at_once, monke
         return []
 
     monkeypatch.setattr(parallel_launcher.os, "cpu_count", lambda: cores)
-    monkeypatch.setattr(blurb_lab.parallel, "visible_gpus", lambda: 0)
+    monkeypatch.setattr(blurb_lab.parallel, "visible_gpus", lambda: n_gpus)
     monkeypatch.setattr(joblib_base, "launch", fake_launch)
     monkeypatch.setattr(basic.BasicLauncher, "launch", fake_launch)
+    launcher.launch([[f"seed={s}"] for s in range(1, 9)], 0)
+    return seen
+
+
+@pytest.mark.parametrize(("cores", "at_once"), [(1, 1), (2, 2), (4, 4), (16, 8)])
+def test_default_multirun_follows_the_rule_on_this_machine(cores, at_once, monkeypatch, caplog):
+    """Eight seeds, no launcher named: jobs at once follow the core count by the rule, not a constant,
+    and each job is told the count (hydra.launcher.n_jobs) so it takes cores // count threads."""
+    import logging
+
+    launcher = _auto_launcher([])
     with caplog.at_level(logging.INFO):
-        launcher.launch([[f"seed={s}"] for s in range(1, 9)], 0)
+        seen = _launch_seeds(launcher, 0, cores, monkeypatch)
     expected = auto_layout(8, cores, launcher.config.trainer)
     assert (expected.at_once, seen["n_jobs"]) == (at_once, at_once)
     assert seen["told"][-1] == f"hydra.launcher.n_jobs={at_once}"
     assert list(launcher.config.hydra.overrides.hydra) == []  # the sweep's own config is left as it was
     assert describe_layout(8, cores, expected) in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("overrides", "n_gpus", "at_once"),
+    [
+        (["trainer=gpu"], 8, 8),  # a GPU node: one seed per GPU
+        (["trainer=gpu", "hydra.launcher.jobs_per_device=2"], 2, 4),
+        (["trainer=ddp", "trainer.devices=2"], 8, 4),  # one DDP job per group of 2 GPUs
+        (["trainer=gpu"], 1, 1),  # one GPU: one after another, in the sweep's process
+    ],
+)
+def test_default_multirun_fills_the_gpus(overrides, n_gpus, at_once, monkeypatch, caplog):
+    """A plain `-m` on a GPU trainer runs jobs at once in the GPUs' slots, and tells each job the
+    count, from which it takes its slot (trainer.device_slot) and its share of the cores."""
+    import logging
+
+    launcher = _auto_launcher(overrides)
+    with caplog.at_level(logging.INFO):
+        seen = _launch_seeds(launcher, n_gpus, 16, monkeypatch)
+    assert seen["n_jobs"] == at_once
+    assert seen["told"][-1] == f"hydra.launcher.n_jobs={at_once}"
+    expected = auto_layout(8, 16, launcher.config.trainer, n_gpus, 0, launcher.jobs_per_device)
+    assert expected.at_once == at_once and describe_layout(8, 16, expected) in caplog.text
 
 
 def test_trainer_swept_to_ddp_runs_the_batch_one_after_another(monkeypatch):
@@ -127,3 +199,17 @@ def test_bench_times_the_layout_the_rule_picks_once():
     report = {"cores": 2, "auto_layout": {"at_once": 2, "threads": 1}, "sequential": row, "parallel_2x1": row,
               "auto": "same as parallel_2x1", "speedup": 1.0}  # fmt: skip
     assert table(report)[2].split() == ["parallel_2x1", "2", "x", "1", "100.0", "288.0"]
+
+
+def test_auto_accelerator_on_a_gpu_machine_takes_its_slots_gpu(monkeypatch):
+    """`trainer.accelerator=auto` is a GPU trainer where a GPU is visible: the rule spreads it, so its
+    slot must name a GPU too (else every job would land on the first GPU)."""
+    import blurb_lab.parallel
+    from blurb_lab.parallel import uses_gpus
+    from blurb_lab.train import trainer_devices
+
+    auto = trainer(accelerator="auto", device_slot=3)
+    monkeypatch.setattr(blurb_lab.parallel, "visible_gpus", lambda: 2)
+    assert uses_gpus(auto) and trainer_devices(auto) == [1]
+    monkeypatch.setattr(blurb_lab.parallel, "visible_gpus", lambda: 0)
+    assert not uses_gpus(auto) and trainer_devices(auto) == 1
