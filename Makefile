@@ -7,6 +7,7 @@ SEEDS   ?= 1,2,3,4,5
 TORCH   ?= torch==2.13.0
 TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 UV      ?= uv
+TEST_WORKERS ?= 2
 
 .PHONY: install lock test test-slow demo stability bench gpu-check lint clean
 
@@ -52,8 +53,10 @@ lock:
 		-c build/lock/installed.txt --override build/lock/no-torch.txt \
 		--custom-compile-command "make lock" --annotation-style line -q -o requirements.lock
 
+# The fast tiers, tests/unit and tests/e2e, on TEST_WORKERS pytest-xdist workers (two measurably
+# beat one process on 2 cores: docs/development.md).
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS)
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow

@@ -19,6 +19,7 @@ def scores(sweep: Path) -> dict[int, float]:
     return {r["seed"]: r["test_score"] for r in (json.loads(p.read_text()) for p in sweep.glob("*/results.json"))}
 
 
+@pytest.mark.slow  # over 15 s: make test-slow, so that make test stays under 6 minutes on 2 cores
 def test_auto_multirun_scores_equal_sequential_ones_with_one_thread(tmp_path: Path):
     """The default multirun (2 seeds on this machine's cores) against Hydra's basic launcher at the
     threads per job the rule gives (1 on a 2-core machine): the same per-seed scores."""

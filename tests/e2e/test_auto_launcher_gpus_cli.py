@@ -45,6 +45,7 @@ def most_at_once(jobs: list[dict]) -> dict[int, int]:
     return peak
 
 
+@pytest.mark.slow  # over 15 s: make test-slow, so that make test stays under 6 minutes on 2 cores
 def test_auto_launcher_spreads_gpu_jobs_over_the_gpus(tmp_path: Path):
     """3 seeds, 2 GPUs, 2 jobs per GPU: all 3 at once, every GPU used, never more than 2 jobs on one
     (slots 0 and 2 share GPU 0). Today's code ran them one after another on the first GPU."""

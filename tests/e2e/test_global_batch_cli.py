@@ -17,6 +17,7 @@ from tests.unit.test_learning import make_signal_tasks
 TOLERANCE = 1e-4
 
 
+@pytest.mark.slow  # over 15 s: make test-slow, so that make test stays under 6 minutes on 2 cores
 def test_one_process_ddp_ranks_and_accumulation_train_alike_and_share_one_summary_row(tmp_path: Path) -> None:
     data = make_signal_tasks(tmp_path / "data")  # learnable, so dev scores are far from noise
     proc = run_cli("model=tiny_bert", "model.dropout=0", "data.batch_size=16", "trainer.max_epochs=3",

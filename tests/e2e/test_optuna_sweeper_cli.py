@@ -64,6 +64,7 @@ def test_lr_decay_preset_three_trials_two_seeds(tmp_path: Path, data_root: Path)
     assert (sweep / "evp_trials.png").stat().st_size > 10_000
 
 
+@pytest.mark.slow  # over 15 s: make test-slow, so that make test stays under 6 minutes on 2 cores
 def test_diverged_trial_fails_and_the_sweep_goes_on(tmp_path: Path, data_root: Path) -> None:
     """lr=1e6 diverges (NaN loss); the grid runs both values; a command-line seed list is the seeds."""
     sweep = tmp_path / "sweep"

@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 
 from tests.conftest import make_biosses_like, run_cli
@@ -35,6 +36,7 @@ def _kill_after_epochs(cwd: Path, args: list[str], epochs: int, checkpoint: Path
     proc.wait()
 
 
+@pytest.mark.slow  # over 15 s: make test-slow, so that make test stays under 6 minutes on 2 cores
 def test_sigkill_after_epoch_2_then_resume_continues_at_epoch_3_and_equals_an_uninterrupted_run(tmp_path: Path):
     data = make_biosses_like(tmp_path / "data", sizes=(400, 16, 16))  # 50 steps an epoch: time to kill in
     whole = run_cli(*ARGS, f"data.root={data}", "hydra.run.dir=whole", cwd=tmp_path)
@@ -44,10 +46,12 @@ def test_sigkill_after_epoch_2_then_resume_continues_at_epoch_3_and_equals_an_un
     killed = [*ARGS, f"data.root={data}", "hydra.run.dir=killed"]
     _kill_after_epochs(tmp_path, killed, 2, tmp_path / "killed" / "resume.ckpt")
     saved = torch.load(tmp_path / "killed" / "resume.ckpt", weights_only=False)
-    assert saved["epoch"] == 1 and not (tmp_path / "killed" / "results.json").exists()  # 0-based: 2 epochs done
+    # 0-based: 2 epochs done (3 when the kill came late, on a loaded machine); the job had not ended
+    done = saved["epoch"] + 1
+    assert done in (2, 3) and not (tmp_path / "killed" / "results.json").exists()
     resumed = run_cli(*killed, "resume=true", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
-    assert "resume: continuing after epoch 2" in (tmp_path / "killed" / "blurb_lab.log").read_text()
+    assert f"resume: continuing after epoch {done}" in (tmp_path / "killed" / "blurb_lab.log").read_text()
 
     a, b = (json.loads((tmp_path / d / "results.json").read_text()) for d in ("whole", "killed"))
     for key in ("dev_curve", "train_loss_curve", "dev_score", "test_score", "best_epoch", "epochs", "status"):

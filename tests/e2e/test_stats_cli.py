@@ -34,6 +34,7 @@ from tests.wandb_records import run_summary
 # --- the real CLI, end to end --------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # over 15 s: make test-slow, so that make test stays under 6 minutes on 2 cores
 def test_sweep_through_the_cli_writes_the_statistics_to_disk_and_to_offline_wandb(tmp_path: Path) -> None:
     data = make_biosses_like(tmp_path / "data")
     # hydra/launcher=basic: this is about the statistics; six jobs this small would spend most of their time

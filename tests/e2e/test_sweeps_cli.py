@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import optuna
+import pytest
 
 from hydra_plugins.blurb_optuna_sweeper.reporting import job_env
 from tests.conftest import make_biosses_like, run_cli, write_jsonl
@@ -39,6 +40,7 @@ def stamps(sweep: Path) -> dict[str, int]:
 # --- item 4: preflight checks combinations; a job that still fails is recorded and the sweep goes on ---
 
 
+@pytest.mark.slow  # over 15 s: make test-slow, so that make test stays under 6 minutes on 2 cores
 def test_a_job_that_fails_validation_crashes_alone_and_resume_reruns_only_it(tmp_path: Path):
     data = make_biosses_like(tmp_path / "data", SMALL)
     env = {"BLURB_LAB_PREFLIGHT_COMBINATIONS": "1"}  # past the cap: the clashing combination reaches its job
@@ -100,6 +102,7 @@ def constant_dev_labels(root: Path) -> Path:
     return root
 
 
+@pytest.mark.slow  # over 15 s: make test-slow, so that make test stays under 6 minutes on 2 cores
 def test_kill_then_resume_skips_a_finished_failed_job_and_refuses_another_configuration(tmp_path: Path):
     data = constant_dev_labels(tmp_path / "data")
 

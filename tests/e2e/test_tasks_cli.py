@@ -25,6 +25,7 @@ def typed_sweep(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, P
     return work, data, sweep
 
 
+@pytest.mark.slow  # over 15 s: make test-slow, so that make test stays under 6 minutes on 2 cores
 def test_one_task_of_every_type_runs_and_the_evaluator_agrees(typed_sweep):
     work, data, sweep = typed_sweep
     results = {
@@ -71,6 +72,7 @@ def test_evaluator_rejects_bad_predictions_with_one_line(typed_sweep, mutate, ne
     assert proc.stderr.strip().count("\n") == 0 and needle in proc.stderr and str(bad) in proc.stderr
 
 
+@pytest.mark.slow  # over 15 s: make test-slow, so that make test stays under 6 minutes on 2 cores
 def test_sweep_over_all_six_task_types_reports_the_blurb_score(typed_sweep, tmp_path: Path):
     work, _, sweep = typed_sweep
     proc = run_cli("report", str(sweep), "--out", str(tmp_path), cwd=work)

@@ -89,6 +89,7 @@ def test_diverged_run_counts_as_failed_and_the_sweep_goes_on(tmp_path: Path):
     assert diverged["n_failed"] == 1
 
 
+@pytest.mark.slow  # over 15 s: make test-slow, so that make test stays under 6 minutes on 2 cores
 def test_report_merges_two_sweeps(tmp_path: Path):
     data = make_biosses_like(tmp_path / "data")
     for name, strategy in (("a", "standard"), ("b", "reinit_top")):
