@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import random
+import time
 from pathlib import Path
 from typing import Any
 
@@ -39,17 +40,29 @@ def set_rng_states(states: dict[str, Any]) -> None:
 
 
 class EpochCheckpoint(pl.Callback):
-    """Writes the job dir's resume checkpoint at each epoch end, after the epoch's validation."""
+    """Writes the job dir's resume checkpoint at an epoch end, after the epoch's validation, once
+    `interval_s` seconds have passed since the job started or last wrote one (0: every epoch): a
+    short job, which loses little when killed, does not pay a full write of its weights and optimizer
+    every epoch."""
 
-    def __init__(self, job_dir: Path) -> None:
+    def __init__(self, job_dir: Path, interval_s: float = 0.0) -> None:
         self.path = job_dir / RESUME_CHECKPOINT
+        self.interval_s = interval_s
+        self._last = time.monotonic()
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: Any) -> None:
+        self._last = time.monotonic()
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: Any) -> None:
         pl_module.close_train_epoch()  # the epoch's loss joins the curve before it is saved
         if trainer.should_stop or trainer.current_epoch + 1 >= (trainer.max_epochs or 0):
             return  # the run ends here (last epoch, diverged, pruned): nothing to resume
+        due = time.monotonic() - self._last >= self.interval_s
+        if not trainer.strategy.broadcast(due, src=0):  # rank 0's clock decides for every rank
+            return
         partial = self.path.with_name(self.path.name + ".partial")
-        trainer.save_checkpoint(partial)  # rank 0 writes; every rank takes part
+        trainer.save_checkpoint(partial, weights_only=False)  # rank 0 writes; every rank takes part
+        self._last = time.monotonic()
         if trainer.is_global_zero:
             os.replace(partial, self.path)
 

@@ -30,6 +30,7 @@ NOT_IDENTITY = (
     "trainer.enable_progress_bar",
     "trainer.num_threads",
     "trainer.device_slot",
+    "trainer.checkpoint_interval_s",
     # How the global batch (data.batch_size) is split over the hardware: the same steps either way.
     "trainer.devices",
     "trainer.num_nodes",

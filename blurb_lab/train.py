@@ -279,7 +279,7 @@ def fit(cfg: DictConfig, output_dir: Path, prepared: Prepared, loggers: list[Any
     monitor = f"dev/{cfg.task.metric}"
     best, timer = BestWeights(monitor), EvalTimer()
     requested = requested_callbacks(monitor)  # none unless started by the Optuna sweeper with a pruner
-    callbacks: list[Any] = [timer, best, *requested, EpochCheckpoint(output_dir)]
+    callbacks: list[Any] = [timer, best, *requested, EpochCheckpoint(output_dir, cfg.trainer.checkpoint_interval_s)]
     if loggers:
         callbacks.append(pl.callbacks.LearningRateMonitor(logging_interval="step"))
     trainer = make_trainer(cfg, output_dir, loggers, callbacks)

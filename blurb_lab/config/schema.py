@@ -139,6 +139,7 @@ class TrainerConfig:
     # trainers. Where a job ran is not what it computes, so it is no part of a configuration's identity.
     device_slot: int | None = None
     precision: str = "32-true"
+    checkpoint_interval_s: float = 300.0  # resume checkpoint at an epoch end this often; 0: every epoch
     max_epochs: int = 10
     limit_train_batches: float = 1.0  # fraction (<= 1.0) or number of batches per epoch, for smoke runs
     log_every_n_steps: int = 10

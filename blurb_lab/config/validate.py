@@ -39,6 +39,7 @@ RULES = [
     _rule("optim.betas", lambda v: len(v) == 2 and all(0 <= b < 1 for b in v), "two values in [0, 1)"),
     _rule("optim.gradient_clip_val", lambda v: v >= 0, ">= 0 (0 disables clipping)"),
     _rule("data.batch_size", lambda v: v > 0, "> 0"),
+    _rule("trainer.checkpoint_interval_s", lambda v: v >= 0, ">= 0 (0: a resume checkpoint every epoch)"),
     _rule("data.eval_batch_size", lambda v: v > 0, "> 0"),
     _rule("data.num_workers", lambda v: v >= -1, ">= 0, or -1 for automatic"),
     _rule("data.source", *_one_of(("local", "hub"))),

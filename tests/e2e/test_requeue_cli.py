@@ -17,7 +17,13 @@ import pytest
 
 from tests.conftest import make_biosses_like, run_cli
 
-ARGS = ["model=tiny_bert", "trainer.max_epochs=4", "data.batch_size=8", "trainer.enable_progress_bar=false"]
+ARGS = [
+    "model=tiny_bert",
+    "trainer.max_epochs=4",
+    "trainer.checkpoint_interval_s=0",
+    "data.batch_size=8",
+    "trainer.enable_progress_bar=false",
+]
 
 
 def _task_process(root: int) -> psutil.Process | None:

@@ -16,7 +16,13 @@ import torch
 
 from tests.conftest import make_biosses_like, run_cli
 
-ARGS = ["model=tiny_bert", "trainer.max_epochs=4", "data.batch_size=8", "trainer.enable_progress_bar=false"]
+ARGS = [
+    "model=tiny_bert",
+    "trainer.max_epochs=4",
+    "trainer.checkpoint_interval_s=0",
+    "data.batch_size=8",
+    "trainer.enable_progress_bar=false",
+]
 
 
 def _kill_after_epochs(cwd: Path, args: list[str], epochs: int, checkpoint: Path) -> None:
