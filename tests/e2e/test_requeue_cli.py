@@ -16,14 +16,7 @@ import psutil
 import pytest
 
 from tests.conftest import make_biosses_like, run_cli
-
-ARGS = [
-    "model=tiny_bert",
-    "trainer.max_epochs=4",
-    "trainer.checkpoint_interval_s=0",
-    "data.batch_size=8",
-    "trainer.enable_progress_bar=false",
-]
+from tests.e2e.test_resume_inside_job_cli import ARGS  # 4 epochs, a checkpoint at each epoch end
 
 
 def _task_process(root: int) -> psutil.Process | None:
