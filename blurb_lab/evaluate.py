@@ -57,11 +57,8 @@ def evaluate(cfg: Any, predictions_path: Path, split: str = "test") -> dict[str,
 
 
 def main(argv: list[str] | None = None) -> None:
-    from hydra import compose, initialize_config_dir
+    from blurb_lab.config.compose import compose_config, explain_compose_error
 
-    from blurb_lab.config.compose import CONFIG_DIR, CONFIG_NAME, explain_compose_error, register
-
-    register()
     args = sys.argv[1:] if argv is None else argv
     own = {a.split("=", 1)[0]: a.split("=", 1)[1] for a in args if a.split("=", 1)[0] in OWN_KEYS and "=" in a}
     overrides = [a for a in args if a.split("=", 1)[0] not in OWN_KEYS]
@@ -69,8 +66,7 @@ def main(argv: list[str] | None = None) -> None:
         if "predictions" not in own:
             raise ConfigError("predictions", "missing; usage: evaluate task=<name> predictions=<file>")
         try:
-            with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-                cfg = compose(config_name=CONFIG_NAME, overrides=overrides)
+            cfg = compose_config(overrides)
         except Exception as exc:
             raise ConfigError("command line", explain_compose_error(exc)) from None
         result = evaluate(cfg, Path(own["predictions"]), own.get("split", "test"))

@@ -13,6 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from blurb_lab.identity import configuration_key, configuration_label
 from blurb_lab.results import CRASHED, scrub_secrets, versions
+from blurb_lab.seeds import SEED_KEYS
 
 
 @dataclass
@@ -85,14 +86,14 @@ def results_record(
     cfg: DictConfig, status: str, hparams: dict[str, Any], overrides: list[str], fields: dict[str, Any]
 ) -> dict[str, Any]:
     """The keys every results.json has, finished or crashed: its status, what ran (task, model,
-    strategy, seed, metric), then `fields` (how this job ended), then the configuration's identity,
+    strategy, seeds, metric), then `fields` (how this job ended), then the configuration's identity,
     its resolved hparams and the versions that ran it."""
     return {
         "status": status,
         "task": cfg.task.name,
         "model": cfg.model.name,
         "strategy": cfg.strategy.name,
-        "seed": cfg.seed,
+        **{key: cfg.get(key) for key in SEED_KEYS},
         "metric": cfg.task.metric,
         **fields,
         "config_key": configuration_key(hparams),
@@ -119,9 +120,6 @@ def job_results(
     best, test_score = fitted.best, outcome.test_score
     fields = {
         "strategy_applied": prepared.strategy_applied,
-        "seed_init": cfg.seed_init,
-        "seed_data": cfg.seed_data,
-        "seed_dropout": cfg.seed_dropout,
         **prepared.references,
         "pooling": cfg.model.pooling if task_type.sequence_level else None,
         "pair_encoding": cfg.task.pair_encoding if cfg.task.type == "sentence_pair_regression" else None,

@@ -149,14 +149,13 @@ class Layout:
 def auto_layout(
     n_jobs: int, cores: int, trainer: Any, n_gpus: int = 0, max_jobs: int = 0, jobs_per_device: int = 1
 ) -> Layout:
-    """The rule of hydra/launcher=auto. Measured on CPU (docs/performance.md, "The auto launcher's rule"):
-    one-thread jobs side by side finish more seeds per hour than jobs with all the cores one after
-    another (MiniLM, 2 cores: 1.2x the training per core-second, 1.06x seeds per hour for 8 short
-    seeds once worker start-up is paid; far more while other work loads the cores), because a small
-    model's matmuls scale poorly across threads. So on a CPU trainer: as many jobs at once as the
-    batch, the cores at trainer.num_threads each (0: one) and max_jobs (0: no cap) allow, the cores
-    left over split between them. A GPU trainer fills the GPUs (`_gpu_layout`). Multi-process (DDP)
-    CPU trainers, multi-node trainers and a lone job run one after another, as with the basic launcher."""
+    """The rule of hydra/launcher=auto. One-thread jobs side by side finish more seeds per hour than
+    jobs with all the cores one after another, because a small model's matmuls scale poorly across
+    threads (measured in docs/performance.md, "The auto launcher's rule"). So on a CPU trainer: as
+    many jobs at once as the batch, the cores at trainer.num_threads each (0: one) and max_jobs (0: no
+    cap) allow, the cores left over split between them. A GPU trainer fills the GPUs (`_gpu_layout`).
+    Multi-process (DDP) CPU trainers, multi-node trainers and a lone job run one after another, as
+    with the basic launcher."""
     cores = max(1, cores)
     accelerator = str(trainer.get("accelerator", "cpu"))
     fixed = int(trainer.get("num_threads") or 0)

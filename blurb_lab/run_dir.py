@@ -112,17 +112,14 @@ def _pattern(head: DictConfig, key: str) -> str:
 def _compose_hydra(overrides: list[str]) -> DictConfig:
     """The config with its hydra node, as Hydra composes it before a run or a sweep (sweep
     overrides left out, as Hydra leaves them out of the sweep's own config)."""
-    from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    from blurb_lab.config.compose import CONFIG_DIR, CONFIG_NAME, register
+    from blurb_lab.config.compose import compose_config
 
-    register()
     plain = [o.input_line for o in OverridesParser.create().parse_overrides(overrides) if not o.is_sweep_override()]
     try:
-        with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-            return compose(config_name=CONFIG_NAME, overrides=plain, return_hydra_config=True)
+        return compose_config(plain, hydra=True)
     finally:
         GlobalHydra.instance().clear()
 

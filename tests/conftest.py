@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from omegaconf import DictConfig
+
+from blurb_lab.config.compose import compose_config  # noqa: F401 - the one way tests compose conf/
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_BLURB = (REPO / ".." / "shared" / "blurb").resolve()
@@ -48,18 +49,6 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
     monkeypatch.setenv("BLURB_LAB_CACHE", str(tmp_path_factory.getbasetemp() / "token-cache"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("WANDB_MODE", "offline")
-
-
-def compose_config(overrides: list[str] | tuple[str, ...] = (), hydra: bool = False) -> DictConfig:
-    """conf/ composed with these overrides as the CLI composes it (with the `hydra` node on request):
-    the one way unit tests get a config."""
-    from hydra import compose, initialize_config_dir
-
-    from blurb_lab.config.compose import CONFIG_DIR, CONFIG_NAME, register
-
-    register()
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        return compose(config_name=CONFIG_NAME, overrides=list(overrides), return_hydra_config=hydra)
 
 
 def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: int = 600):

@@ -5,11 +5,14 @@ one line."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from blurb_lab.config.resolvers import register_resolvers
 from blurb_lab.config.schema import register_configs
 from blurb_lab.locations import config_dir
+
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
 
 CONFIG_DIR = str(config_dir())  # conf/ of the checkout, or the copy inside an installed wheel
 CONFIG_NAME = "config"
@@ -19,6 +22,16 @@ def register() -> None:
     """Register the schema and the resolvers conf/ uses (safe to call again)."""
     register_resolvers()
     register_configs()
+
+
+def compose_config(overrides: list[str], hydra: bool = False) -> DictConfig:
+    """conf/ composed with these overrides outside a Hydra app (the evaluator, the run dir of
+    externally started ranks, tests), the `hydra` node included on request."""
+    from hydra import compose, initialize_config_dir
+
+    register()
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        return compose(config_name=CONFIG_NAME, overrides=list(overrides), return_hydra_config=hydra)
 
 
 def explain_compose_error(exc: Exception) -> str:

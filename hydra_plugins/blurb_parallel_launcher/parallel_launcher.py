@@ -23,8 +23,9 @@ log = logging.getLogger(__name__)
 # loky replaces a worker whose memory grew by 300 MB since its first job (its leak guard); a MiniLM
 # job's activations and the weights kept for the next job (models/loading.py) pass that, so the pool
 # starts a fresh worker, and the jobs and their results are unaffected. Its warning would read like
-# a failure in every sweep's log.
-warnings.filterwarnings("ignore", message="A worker stopped while some jobs were given to the executor")
+# a failure in every sweep's log. Set when a launcher launches: Hydra imports plugins inside
+# warnings.catch_warnings(), which drops any filter set at import.
+LOKY_RECYCLING = "A worker stopped while some jobs were given to the executor"
 
 
 @dataclass
@@ -51,6 +52,7 @@ class BlurbParallelLauncher(JoblibLauncher):
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
         from blurb_lab.parallel import n_slots, parallel_jobs, visible_gpus
 
+        warnings.filterwarnings("ignore", message=LOKY_RECYCLING)
         assert self.config is not None
         launcher_cfg = self.config.hydra.launcher
         slots = n_slots(launcher_cfg, self.config.trainer, visible_gpus())
@@ -103,6 +105,7 @@ class BlurbAutoLauncher(JoblibLauncher):
 
         from blurb_lab.parallel import batch_layout, describe_layout, visible_gpus
 
+        warnings.filterwarnings("ignore", message=LOKY_RECYCLING)
         assert self.config is not None and self.hydra_context is not None and self.task_function is not None
         cores, n_gpus = os.cpu_count() or 1, visible_gpus()
         n = len(job_overrides)
