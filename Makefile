@@ -9,7 +9,7 @@ TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 UV      ?= uv
 TEST_WORKERS ?= 2
 
-.PHONY: install lock test test-slow demo stability bench gpu-check lint clean
+.PHONY: install lock test test-slow demo stability study-smoke bench gpu-check lint clean
 
 # The venv: torch, then requirements.lock, then blurb_lab itself (editable, --no-deps: the lock
 # holds every dependency at the version the test suite passed with). editable_mode=compat puts the
@@ -85,6 +85,13 @@ clean:
 stability: $(STAMP)
 	$(BIN)/python -m blurb_lab experiment=stability_biosses model=minilm trainer.enable_progress_bar=false $(ARGS)
 	$(BIN)/python -m blurb_lab experiment=stability_gad model=minilm trainer.enable_progress_bar=false $(ARGS)
+
+# The whole study in miniature on a CPU (blurb_lab/study_smoke.py): stage 1 (recipes chosen on dev),
+# stage 2 (2 strategies x 3 tasks x 2 seeds on MiniLM), the study tables, and each stage's plan
+# beside its measured wall time, all in $(SMOKE_DIR) (which must not exist or be empty).
+SMOKE_DIR ?= multirun_outputs/study_smoke
+study-smoke: $(STAMP)
+	$(BIN)/python -m blurb_lab.study_smoke $(SMOKE_DIR)
 
 # blurb_lab against a transformers Trainer script on the same work (BENCH_QUICK=1 for a short run).
 bench: $(STAMP)

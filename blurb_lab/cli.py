@@ -1,6 +1,7 @@
 """Command line: `python -m blurb_lab <overrides>` (a Hydra app), `blurb-lab`, `blurb-lab report <dirs>`.
 
-main() hands `report` to blurb_lab/report/command.py; any other command line is checked first
+main() hands `report` to blurb_lab/report/command.py, `dashboard` (a sweep's W&B workspace) to
+blurb_lab/dashboard/command.py; any other command line is checked first
 (blurb_lab/preflight.py: a bad key or value ends in one line and exit status 2, before Hydra makes a
 sweep dir) and then run by Hydra, one job at a time through blurb_lab/job.py, which records every
 job's results.json (status `crashed` for a job that still fails, and the sweep goes on). In a rank
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import sys
 
+from blurb_lab.hydra_help import shared_group_listing
 from blurb_lab.job import hydra_main
 from blurb_lab.preflight import preflight
 from blurb_lab.run_dir import shared_dir_overrides
@@ -26,11 +28,22 @@ def main() -> None:
 
         report_main(args[1:])
         return
+    if args[:1] == ["dashboard"]:
+        from blurb_lab.dashboard.command import main as dashboard_main
+
+        dashboard_main(args[1:])
+        return
+    if args[:1] == ["plan"] or "--plan" in args:  # what the sweep would cost, without running it
+        from blurb_lab.plan.command import main as plan_main
+
+        plan_main(args)
+        return
     flags = [a for a in args if a in ("-m", "--multirun")]
     sys.argv[1:] = flags[:1] + [a for a in args if a not in ("-m", "--multirun")]
     preflight(sys.argv[1:])
     sys.argv[1:] += shared_dir_overrides(sys.argv[1:])
-    hydra_main()
+    with shared_group_listing(sys.argv[1:]):  # --help: Hydra lists the config groups much faster
+        hydra_main()
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ NOT_IDENTITY = (
     "paths",
     "logger",
     "report",
+    "study",  # the recipes file: the values it sets (optim.lr, ...) are identity
     "data.root",
     "data.cache_dir",
     "data.num_workers",
@@ -37,6 +38,7 @@ NOT_IDENTITY = (
     "trainer.strategy",
     "trainer.accumulate_grad_batches",
     "data.max_device_batch",
+    "model.shape",  # the checkpoint's shape as declared: model.path (or model.random) decides it
 )
 
 

@@ -110,12 +110,12 @@ def job_results(
     outcome: Outcome,
     hparams: dict[str, Any],
     overrides: list[str],
-    recipe: str | None,
+    recipe: dict[str, Any],
     started: float,
 ) -> dict[str, Any]:
-    """What results.json holds for a job that ran to its end. `recipe`: the chosen_by of the model
-    recipe behind its lr, batch size or epochs (resolvers.applied_recipe), read before the config
-    was resolved."""
+    """What results.json holds for a job that ran to its end. `recipe` holds two of its keys, read
+    before the config was resolved: `recipe`, the chosen_by of the recipe behind its lr, batch size or
+    epochs (resolvers.applied_recipe), and `value_sources`, where each of the three came from."""
     task_type, module, datamodule, plan = prepared.task_type, prepared.module, prepared.datamodule, prepared.plan
     best, test_score = fitted.best, outcome.test_score
     fields = {
@@ -123,7 +123,7 @@ def job_results(
         **prepared.references,
         "pooling": cfg.model.pooling if task_type.sequence_level else None,
         "pair_encoding": cfg.task.pair_encoding if cfg.task.type == "sentence_pair_regression" else None,
-        "recipe": recipe,
+        **recipe,
         **task_type.describe(),
         "initialised_weights": prepared.initialised_weights,
         "dev_score": best.best_score if math.isfinite(best.best_score) else None,

@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from blurb_lab.config.batch import GPU_ACCELERATORS, ranks
 
 
@@ -60,6 +58,8 @@ def jobs_per_device(launcher_cfg: Any) -> int:
 
 def visible_gpus() -> int:
     """CUDA devices this process can see; the one place GPUs are counted, so tests can patch it."""
+    import torch  # here: preflight counts GPUs only for GPU trainers, and needs no torch otherwise
+
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 
@@ -131,6 +131,8 @@ def exit_with_parent(interval: float = 1.0) -> None:
 
 def set_threads(num_threads: int, n_parallel: int) -> int:
     """torch threads for this job: as configured, else the cores split between parallel jobs."""
+    import torch
+
     threads = num_threads or max(1, (os.cpu_count() or 1) // n_parallel)
     if num_threads or n_parallel > 1:
         torch.set_num_threads(threads)
@@ -218,3 +220,19 @@ def describe_layout(n_jobs: int, cores: int, layout: Layout) -> str:
     threads = f"{layout.threads} thread{'' if layout.threads == 1 else 's'}"
     how = f"{layout.at_once} at a time" if layout.at_once > 1 else "one after another"
     return f"launcher auto: {jobs}, {how} x {threads} ({cores} cores; {layout.reason})"
+
+
+def describe_slot(slot: int | None, n_slots: int, threads: int, devices: Any, on_gpus: bool) -> str:
+    """Where a job runs, for its console start line: `slot 1 of 2: 1 thread of 2 cores, CPU`
+    (`GPU 3`, `GPUs 2,3` on a GPU trainer); no slot for a job run alone or one after another."""
+    cores = os.cpu_count() or 1
+    cpu = f"{threads} thread{'' if threads == 1 else 's'} of {cores} cores"
+    if not on_gpus:
+        n = ranks(devices)
+        where = "CPU" if n == 1 else f"CPU, {n} ranks"
+    elif isinstance(devices, (list, tuple)) or (hasattr(devices, "__len__") and not isinstance(devices, str)):
+        ids = [str(d) for d in devices]
+        where = f"GPU{'' if len(ids) == 1 else 's'} {','.join(ids)}"
+    else:
+        where = f"{ranks(devices)} GPU{'' if ranks(devices) == 1 else 's'}"
+    return f"{cpu}, {where}" if slot is None else f"slot {slot} of {n_slots}: {cpu}, {where}"

@@ -153,6 +153,8 @@ def preflight(argv: list[str]) -> None:
                 print(f"blurb-lab: {note}", file=sys.stderr)
             configs = [_checked(_compose(variant)) for variant in variants]
             configs += [_checked(_with_seed(configs[0], key, value)) for key, value in seeds]
+            _check_study_recipes(configs[0], dims)
+            _note_shadowed(configs[0], task)
             if _VALUE_FLAGS & set(argv):  # --cfg/--info only print the config: they need no data
                 return
             _check_gpus(configs, head.hydra.launcher)
@@ -186,6 +188,29 @@ def _checked(cfg: DictConfig) -> DictConfig:
     except Exception as exc:  # e.g. a bad interpolation resolved during checks
         fail(explain_compose_error(exc))
     return cfg
+
+
+def _check_study_recipes(cfg: DictConfig, dims: list[tuple[str, list[str]]]) -> None:
+    """With study.recipes set, every swept (model, task) pair has its chosen recipe."""
+    from blurb_lab.config.resolvers import recipe_fields_read
+    from blurb_lab.config.study_recipes import check_pairs, recipes_path
+
+    path = recipes_path(cfg)
+    if not path or not recipe_fields_read(cfg):
+        return
+    swept = dict(dims)
+    try:
+        check_pairs(path, swept.get("model", [cfg.model.name]), swept.get("task", [cfg.task.name]))
+    except BlurbLabError as exc:
+        fail(str(exc))
+
+
+def _note_shadowed(cfg: DictConfig, task: list[Any]) -> None:
+    """Say when a task value the user set is not the one used (a recipe or a direct value wins)."""
+    from blurb_lab.config.resolvers import shadowed_notes
+
+    for note in shadowed_notes(cfg, {o.get_key_element().lstrip("+~") for o in task}):
+        print(f"blurb-lab: {note}", file=sys.stderr)
 
 
 def _mode(head: DictConfig) -> str:
@@ -227,20 +252,18 @@ def _check_resume(head: DictConfig, task_lines: list[str], multirun: bool) -> No
 
 
 def _resume_jobs(head: DictConfig, task_lines: list[str], multirun: bool) -> tuple[Path, list[Any]] | None:
-    """(sweep or run dir, [(job name, job dir, overrides)]) as Hydra's basic sweeper numbers the
-    jobs; None when no job dir exists yet or another sweeper picks the jobs while it runs (each
-    of its jobs then checks its own dir)."""
-    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
-    from hydra.core.override_parser.overrides_parser import OverridesParser
+    """(sweep or run dir, [(job name, job dir, overrides)]) as a grid sweeper numbers the jobs; None
+    when no job dir exists yet or another sweeper picks the jobs while it runs (each of its jobs
+    then checks its own dir)."""
+    from blurb_lab.sweep_jobs import GRID_SWEEPERS, sweep_jobs
 
     if not multirun:
         run_dir = Path(head.hydra.run.dir)
         return (run_dir, [("run", run_dir, task_lines)]) if run_dir.is_dir() else None
     root = Path(head.hydra.sweep.dir)
-    if not root.is_dir() or not str(head.hydra.sweeper._target_).endswith("BasicSweeper"):
+    if not root.is_dir() or not str(head.hydra.sweeper._target_).endswith(GRID_SWEEPERS):
         return None
-    params = [f"{k}={v}" for k, v in (head.hydra.sweeper.params or {}).items()]
-    jobs = BasicSweeper.split_arguments(OverridesParser.create().parse_overrides(params + task_lines), None)[0]
+    jobs = sweep_jobs(head, task_lines)
     probe = OmegaConf.create({"hydra": OmegaConf.to_container(head.hydra, resolve=False)})
     listed = []
     for num, lines in enumerate(jobs):
@@ -271,7 +294,7 @@ def _check_data(configs: list[DictConfig]) -> None:
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
-    from blurb_lab.data.checks import check_task_data
+    from blurb_lab.data.check_cache import check_task_data_once
 
     seen = set()
     for cfg in configs:
@@ -279,7 +302,7 @@ def _check_data(configs: list[DictConfig]) -> None:
             key = repr((cfg.data.source, cfg.data.root, OmegaConf.to_container(cfg.task, resolve=True)))
             if key not in seen:
                 seen.add(key)
-                check_task_data(cfg)
+                check_task_data_once(cfg)  # unchanged files that passed before are not read again
         except BlurbLabError as exc:
             fail(str(exc))
         except OmegaConfBaseException as exc:  # e.g. data.root from an unset environment variable

@@ -15,8 +15,9 @@ from omegaconf import DictConfig, OmegaConf
 from blurb_lab import tracking
 from blurb_lab.callbacks import pruned_at, requested_callbacks
 from blurb_lab.config.batch import batch_split
-from blurb_lab.config.resolvers import applied_recipe
+from blurb_lab.config.resolvers import applied_recipe, value_sources
 from blurb_lab.config.validate import validate
+from blurb_lab.console import epoch_bar, rank_logging
 from blurb_lab.data.checks import check_splits
 from blurb_lab.data.readers import load_splits
 from blurb_lab.distributed import is_rank_zero
@@ -39,6 +40,14 @@ def quiet_library_noise() -> None:
     logging.getLogger("pytorch_lightning.utilities.rank_zero").addFilter(
         lambda record: "litlogger" not in record.getMessage()
     )
+    from transformers.utils import logging as transformers_logging
+
+    # transformers' own messages (e.g. how resized embeddings are initialised) go where the job's log
+    # records go (its job dir), not to the console through transformers' own stderr handler.
+    transformers_logging.disable_default_handler()
+    transformers_logging.enable_propagation()
+    if not epoch_bar(True):  # transformers' "Loading weights" bar: only where Lightning's may show (console.py)
+        transformers_logging.disable_progress_bar()
 
 
 def write_predictions(path: Path, task_type: Any, records: list[dict[str, Any]], predictions: list[Any]) -> None:
@@ -57,17 +66,22 @@ def run_job(cfg: DictConfig, output_dir: Path, overrides: list[str]) -> dict[str
     from blurb_lab.distributed import spawn_ranks, wants_spawn
 
     validate(cfg)  # fail before anything starts (a download, a rank process)
-    recipe = applied_recipe(cfg)  # read while the config shows what the recipe supplied: ranks get it resolved
+    # Read while the config shows what the recipe supplied: ranks get it resolved.
+    recipe = {"recipe": applied_recipe(cfg), "value_sources": value_sources(cfg)}
     if not wants_spawn(cfg.trainer):
         return _run(cfg, output_dir, overrides, recipe)
     resolved = OmegaConf.to_container(cfg, resolve=True)  # ${hydra:...} cannot resolve in the ranks
     results_path = output_dir / RESULTS_FILE
     results_path.unlink(missing_ok=True)
-    spawn_ranks(ranks(cfg.trainer.devices), _run_rank, resolved, str(output_dir), overrides, recipe)
+    log_file = next((h.baseFilename for h in logging.getLogger().handlers if isinstance(h, logging.FileHandler)), None)
+    spawn_ranks(ranks(cfg.trainer.devices), _run_rank, resolved, str(output_dir), overrides, recipe, log_file)
     return json.loads(results_path.read_text())
 
 
-def _run_rank(resolved: dict[str, Any], output_dir: str, overrides: list[str], recipe: str | None) -> None:
+def _run_rank(
+    resolved: dict[str, Any], output_dir: str, overrides: list[str], recipe: dict[str, Any], log_file: str | None
+) -> None:
+    rank_logging(log_file)  # a fresh process: into the job's log file, as the job's own lines
     results = _run(OmegaConf.create(resolved), Path(output_dir), overrides, recipe)
     if is_rank_zero() and results.get("status") != "inspected":
         write_results(Path(output_dir), results)
@@ -217,7 +231,7 @@ def make_trainer(cfg: DictConfig, output_dir: Path, loggers: list[Any], callback
         logger=loggers or False,
         callbacks=callbacks,
         enable_checkpointing=False,
-        enable_progress_bar=cfg.trainer.enable_progress_bar,
+        enable_progress_bar=epoch_bar(cfg.trainer.enable_progress_bar),  # a lone job in a terminal only
         enable_model_summary=False,
         num_sanity_val_steps=0,
         log_every_n_steps=cfg.trainer.log_every_n_steps,
@@ -225,14 +239,17 @@ def make_trainer(cfg: DictConfig, output_dir: Path, loggers: list[Any], callback
     )
 
 
-def _run(cfg: DictConfig, output_dir: Path, overrides: list[str], recipe: str | None) -> dict[str, Any]:
+def _run(cfg: DictConfig, output_dir: Path, overrides: list[str], recipe: dict[str, Any]) -> dict[str, Any]:
     """One job's data flow (cfg validated): prepare, fit, test at the best dev epoch, then write what
-    the run leaves; `recipe` is for results.json (applied_recipe)."""
+    the run leaves; `recipe` is for results.json (applied_recipe and value_sources)."""
     started = time.time()
     quiet_library_noise()
     prepared = prepare(cfg)
     if is_rank_zero():
-        print(prepared.plan.format_table())
+        table = prepared.plan.format_table()
+        log.info("optimizer groups:\n%s", table)  # the job's log; inspect=true shows it on the console too
+        if cfg.inspect:
+            print(table)
     if cfg.inspect:
         return _inspect(output_dir, prepared)
     hparams = scrub_secrets(OmegaConf.to_container(cfg, resolve=True))

@@ -10,6 +10,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from blurb_lab.config.study_recipes import FIELDS, TASK_KEYS, study_entries
 from blurb_lab.locations import source_checkout
 
 
@@ -27,21 +28,29 @@ def default_data_root() -> str:
     return "data/blurb"
 
 
-def matching_recipe(cfg: DictConfig) -> DictConfig | None:
-    """The first of the model's recipes whose match fields fit cfg's task; None when none does."""
+def _fits(recipe: Any, cfg: DictConfig) -> bool:
+    """A recipe's match fields (null or empty: any) fit cfg's model and task."""
     task = cfg.task
-    for recipe in cfg.model.get("recipes") or []:
-        if (
-            recipe.get("task") in (None, task.name)
-            and (not recipe.get("task_types") or task.type in recipe.task_types)
-            and recipe.get("pair_encoding") in (None, task.get("pair_encoding"))
-            and recipe.get("pair_head") in (None, cfg.model.get("pair_head"))
-        ):
+    return (
+        recipe.get("model") in (None, cfg.model.name)
+        and recipe.get("task") in (None, task.name)
+        and (not recipe.get("task_types") or task.type in recipe.get("task_types"))
+        and recipe.get("pair_encoding") in (None, task.get("pair_encoding"))
+        and recipe.get("pair_head") in (None, cfg.model.get("pair_head"))
+    )
+
+
+def matching_recipe(cfg: DictConfig) -> Any:
+    """The recipe for cfg's model and task: the first fitting entry of the study's recipes file
+    (study.recipes, chosen on dev by the study's first stage), else of the model's own recipes;
+    None when none fits."""
+    for recipe in [*study_entries(cfg), *(cfg.model.get("recipes") or [])]:
+        if _fits(recipe, cfg):
             return recipe
     return None
 
 
-def recipe_field(cfg: DictConfig, field: str) -> tuple[DictConfig | None, Any]:
+def recipe_field(cfg: DictConfig, field: str) -> tuple[Any, Any]:
     """(the recipe cfg's model has for its task, that recipe's `field`): None for the value when no
     recipe matches or the recipe leaves the field null. The one decision `${blurb_recipe:...}`
     resolves with, and applied_recipe reads back."""
@@ -88,8 +97,43 @@ def applied_recipe(cfg: DictConfig) -> str | None:
     for field in recipe_fields_read(cfg):
         recipe, value = recipe_field(cfg, field)
         if recipe is not None and value is not None:
-            return recipe.chosen_by
+            return recipe.get("chosen_by")
     return None
+
+
+def _raw(cfg: DictConfig, key: str) -> Any:
+    """A value as written, interpolations unresolved."""
+    parent, leaf = key.rsplit(".", 1)
+    return OmegaConf.to_container(OmegaConf.select(cfg, parent), resolve=False).get(leaf)
+
+
+def value_sources(cfg: DictConfig) -> dict[str, str]:
+    """Where this run's lr, batch size and epochs come from, by the one precedence: a value set on
+    optim.lr / data.batch_size / trainer.max_epochs (command line or preset), then the recipe, then
+    the task's own. Read from the unresolved config, like applied_recipe."""
+    sources = {}
+    for field, key in FIELDS.items():
+        raw = _raw(cfg, key)
+        if not (isinstance(raw, str) and field in _READS_RECIPE.findall(raw)):
+            sources[field] = f"set directly ({key})"
+            continue
+        recipe, value = recipe_field(cfg, field)
+        sources[field] = f"task {cfg.task.name}" if value is None else f"recipe: {recipe.get('chosen_by')}"
+    return sources
+
+
+def shadowed_notes(cfg: DictConfig, given: set[str]) -> list[str]:
+    """One line for each of task.lr, task.batch_size, task.epochs among the `given` keys (set by the
+    user) that the precedence does not use, saying which value won and why."""
+    notes = []
+    for field, source in value_sources(cfg).items():
+        task_key, key = TASK_KEYS[field], FIELDS[field]
+        if task_key in given and not source.startswith("task "):
+            notes.append(
+                f"{task_key}={OmegaConf.select(cfg, task_key)} is not used: {key}={OmegaConf.select(cfg, key)} "
+                f"wins, {source} (precedence: {key} set directly, then the recipe, then {task_key})"
+            )
+    return notes
 
 
 def register_resolvers() -> None:

@@ -22,6 +22,21 @@ class RandomInitConfig:
 
 
 @dataclass
+class ModelShapeConfig:
+    """The checkpoint's shape, copied from its config.json into the model's YAML, so that a hub
+    model's depth is known before anything downloads (preflight's block counts, `blurb-lab plan`).
+    null: not declared (a local folder's config.json is read instead)."""
+
+    num_layers: int | None = None
+    hidden_size: int | None = None
+    num_heads: int | None = None
+    intermediate_size: int | None = None
+    vocab_size: int | None = None
+    max_positions: int | None = None
+    num_parameters: int | None = None  # the encoder's: embeddings + blocks (+ pooler for BERT)
+
+
+@dataclass
 class RecipeConfig:
     """One of a model's own fine-tuning recipes. The first entry of `model.recipes` whose match
     fields fit the task applies; each value replaces the task's BLURB default unless the user sets
@@ -51,6 +66,7 @@ class ModelConfig:
     pair_head: str = "linear"  # cross-encoded similarity: linear (BLURB) | cosine (per-sentence mean pools)
     recipes: list[RecipeConfig] = field(default_factory=list)
     random: RandomInitConfig = field(default_factory=RandomInitConfig)
+    shape: ModelShapeConfig = field(default_factory=ModelShapeConfig)
 
 
 @dataclass
@@ -173,6 +189,14 @@ class ReportConfig:
 
 
 @dataclass
+class StudyConfig:
+    """The study's second stage: where the first stage's chosen recipes are (not identity: the values
+    they set are)."""
+
+    recipes: str | None = None
+
+
+@dataclass
 class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     task: TaskConfig = field(default_factory=TaskConfig)
@@ -183,6 +207,7 @@ class Config:
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
+    study: StudyConfig = field(default_factory=StudyConfig)
     seed: int = 1
     seed_init: int = 1  # conf/config.yaml sets these three to ${seed}
     seed_data: int = 1

@@ -9,7 +9,9 @@ from typing import Any
 from omegaconf import ListConfig
 
 from blurb_lab.config.batch import batch_split
-from blurb_lab.config.model_source import model_shape
+from blurb_lab.config.depth import known_shape
+from blurb_lab.config.resolvers import recipe_fields_read
+from blurb_lab.config.study_recipes import check_recipes
 from blurb_lab.errors import ConfigError
 from blurb_lab.seeds import SEED_KEYS
 from blurb_lab.types import FAMILIES, POOLINGS, SOURCES, TASK_TYPE_NAMES
@@ -54,6 +56,10 @@ RULES = [
     _rule("trainer.log_every_n_steps", lambda v: v > 0, "> 0"),
     _rule("trainer.accelerator", *_one_of(ACCELERATORS)),
     _rule("task.max_len", lambda v: v >= 8, ">= 8"),
+    # The task's BLURB values, checked even where a recipe or a direct value takes precedence.
+    _rule("task.lr", lambda v: _is_number(v) and v > 0, "> 0"),
+    _rule("task.batch_size", lambda v: _is_number(v) and v > 0, "> 0"),
+    _rule("task.epochs", lambda v: _is_number(v) and v > 0, "> 0"),
     _rule("task.type", *_one_of(TASK_TYPE_NAMES)),
     _rule("model.source", *_one_of(SOURCES)),
     _rule("model.family", *_one_of(FAMILIES)),
@@ -128,6 +134,7 @@ def check_strategy(knobs: Any, depth: int, model: str) -> None:
 
 def validate(cfg: Any) -> None:
     """Raise ConfigError (one line: key, value, what is allowed) for the first bad value."""
+    check_recipes(cfg, recipe_fields_read(cfg))  # first: the rules below resolve values from recipes
     for rule in RULES:
         _check(rule, _get(cfg, rule[0]))
     label_range(cfg.task)
@@ -140,10 +147,7 @@ def validate(cfg: Any) -> None:
     if cfg.model.pair_head == "cosine" and cfg.model.pooling != "mean":
         pooling = cfg.model.pooling
         raise ConfigError("model.pair_head", f"'cosine' mean-pools each sentence, but model.pooling is {pooling!r}")
-    try:
-        shape = model_shape(cfg.model)
-    except Exception:  # a missing folder is reported when the model is loaded
-        shape = {}
+    shape = known_shape(cfg.model)  # config.json, else model.shape (hub): no download
     limit = shape.get("max_position_embeddings")
     if limit is not None and cfg.task.max_len > limit:
         raise ConfigError(

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import statistics
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from blurb_lab.report.rows import SummaryRow
@@ -17,44 +18,58 @@ TASK_GROUPS: dict[str, tuple[str, ...]] = {
     "question answering": ("pubmedqa", "bioasq"),
 }
 GROUP_OF = {task: group for group, tasks in TASK_GROUPS.items() for task in tasks}
+K = TypeVar("K")
+
+
+def best_dev_per_task(rows: list[SummaryRow]) -> dict[str, SummaryRow]:
+    """Per task with a test score, the configuration with the best mean dev score (the first on a tie), as in
+    BLURB's protocol of choosing hyper-parameters on dev."""
+    best: dict[str, SummaryRow] = {}
+    for row in rows:
+        if row.test.mean is None:
+            continue
+        dev = row.dev.mean if row.dev.mean is not None else float("-inf")
+        current = best.get(row.task)
+        if current is None or dev > (current.dev.mean or float("-inf")):
+            best[row.task] = row
+    return best
+
+
+def blurb_score(rows: list[SummaryRow]) -> dict[str, Any] | None:
+    """The (possibly partial) BLURB score of one group of rows (e.g. one model's), None when they cover fewer
+    than two task types. A task's number is the mean test score of its best-dev configuration."""
+    best = best_dev_per_task([r for r in rows if r.task in GROUP_OF])
+    groups = {
+        group: statistics.fmean(best[t].test.mean for t in tasks if t in best)
+        for group, tasks in TASK_GROUPS.items()
+        if any(t in best for t in tasks)
+    }
+    if len(groups) < 2:
+        return None
+    missing_tasks = [t for t in GROUP_OF if t not in best and GROUP_OF[t] in groups]
+    return {
+        "blurb_score": statistics.fmean(groups.values()),
+        "partial": len(groups) < len(TASK_GROUPS),
+        "task_types": groups,
+        "missing_task_types": [g for g in TASK_GROUPS if g not in groups],
+        "missing_tasks_in_covered_types": missing_tasks,
+        "tasks": {t: {"test_mean": r.test.mean, "config": r.config} for t, r in sorted(best.items())},
+    }
+
+
+def grouped_blurb_scores(rows: list[SummaryRow], key: Callable[[SummaryRow], K]) -> dict[K, dict[str, Any]]:
+    """The BLURB score of each group of rows (grouped by ``key``: a model, a (model, strategy) pair...) that
+    covers at least two task types, in sorted key order."""
+    groups: dict[K, list[SummaryRow]] = {}
+    for row in rows:
+        groups.setdefault(key(row), []).append(row)
+    scores = {k: blurb_score(groups[k]) for k in sorted(groups)}  # type: ignore[type-var]
+    return {k: score for k, score in scores.items() if score is not None}
 
 
 def blurb_scores(rows: list[SummaryRow]) -> list[dict[str, Any]]:
-    """Per model, when its runs cover at least two task types: the (possibly partial) BLURB score.
-
-    A task's number is the mean test score of its configuration with the best mean dev score, as in
-    BLURB's protocol of choosing hyper-parameters on dev.
-    """
-    out = []
-    for model in sorted({r.model for r in rows}):
-        best: dict[str, SummaryRow] = {}
-        for row in rows:
-            if row.model != model or row.task not in GROUP_OF or row.test.mean is None:
-                continue
-            dev = row.dev.mean if row.dev.mean is not None else float("-inf")
-            current = best.get(row.task)
-            if current is None or dev > (current.dev.mean or float("-inf")):
-                best[row.task] = row
-        groups = {
-            group: statistics.fmean(best[t].test.mean for t in tasks if t in best)
-            for group, tasks in TASK_GROUPS.items()
-            if any(t in best for t in tasks)
-        }
-        if len(groups) < 2:
-            continue
-        missing_tasks = [t for t in GROUP_OF if t not in best and GROUP_OF[t] in groups]
-        out.append(
-            {
-                "model": model,
-                "blurb_score": statistics.fmean(groups.values()),
-                "partial": len(groups) < len(TASK_GROUPS),
-                "task_types": groups,
-                "missing_task_types": [g for g in TASK_GROUPS if g not in groups],
-                "missing_tasks_in_covered_types": missing_tasks,
-                "tasks": {t: {"test_mean": r.test.mean, "config": r.config} for t, r in sorted(best.items())},
-            }
-        )
-    return out
+    """Per model, when its runs cover at least two task types: the (possibly partial) BLURB score."""
+    return [{"model": model, **score} for model, score in grouped_blurb_scores(rows, lambda r: r.model).items()]
 
 
 def to_markdown(scores: list[dict[str, Any]]) -> str:

@@ -16,6 +16,9 @@ from blurb_lab.report.stats import BOOTSTRAP_SEED, finite, float_or_none
 
 ALPHA = 0.05  # a Holm-adjusted p below this is reported as evidence in the verdict
 ASO_EVIDENCE = 0.2  # Dror et al.: eps_min below this counts as (almost) stochastic dominance
+# Fewer scores per side: no spread test. With two, each side's deviations from its median are equal, so the
+# within-group variance is 0 and Brown-Forsythe's p is 0 whatever the scores.
+SPREAD_MIN_SCORES = 3
 ASO_MIN_SCORES = 5  # fewer scores per side: eps_min is not reported (3 vs 3 separated runs give 0.0)
 ASO_SAMPLES = 1000  # deepsig's defaults: about 3 s per comparison on one core
 ASO_BOOTSTRAP = 1000
@@ -59,7 +62,8 @@ def spread_test(a: Sequence[float], b: Sequence[float]) -> dict[str, Any]:
     ``difference`` is the mean absolute deviation from the median of a minus that of b, the quantity the
     test compares: negative means a spreads less.
     """
-    result = _run(lambda: stats.levene(a, b, center="median")) if len(a) >= 2 and len(b) >= 2 else None
+    enough = min(len(a), len(b)) >= SPREAD_MIN_SCORES
+    result = _run(lambda: stats.levene(a, b, center="median")) if enough else None
     mad = lambda x: float(np.mean(np.abs(np.asarray(x) - np.median(x))))
     difference = mad(a) - mad(b) if len(a) and len(b) else None
     return _test_entry("Brown-Forsythe", result, difference=difference)

@@ -3,6 +3,9 @@
 
 Predictions flow the same way in training and in the evaluator: per-feature decode -> per-record
 prediction (internal form) -> metric inputs; so a predictions file scores to the training number.
+
+The task types import torch only inside the methods that make tensors (their heads live in
+heads.py), so reading and checking data, which preflight does before every run, needs no torch.
 """
 
 from __future__ import annotations
@@ -10,14 +13,13 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-import torch
-from torch import nn
-
 from blurb_lab.errors import DataError
 from blurb_lab.types import Record
 
-if TYPE_CHECKING:  # torchmetrics' import takes ~2 s (it pulls scipy and matplotlib): only when scoring
+if TYPE_CHECKING:  # torch and torchmetrics (which pulls scipy and matplotlib): only when training or scoring
+    import torch
     import torchmetrics
+    from torch import nn
 
 Feature = dict[str, Any]
 
@@ -108,6 +110,8 @@ class TaskType:
 
     def metric_inputs(self, predictions: list[Any], golds: list[Any]) -> tuple[Any, Any]:
         """Convert per-record predictions and golds to what the metric's update() takes."""
+        import torch
+
         return torch.tensor(predictions), torch.tensor(golds)
 
     def score(self, predictions: list[Any], golds: list[Any]) -> float:
@@ -178,6 +182,8 @@ def encode_batch(encoder: nn.Module, batch: dict[str, torch.Tensor]) -> Any:
 
 def pad(sequences: list[list[int]], value: int) -> torch.Tensor:
     """Right-pad to the longest sequence in the batch (dynamic padding)."""
+    import torch
+
     width = max(len(s) for s in sequences)
     out = torch.full((len(sequences), width), value, dtype=torch.long)
     for row, seq in enumerate(sequences):
@@ -186,6 +192,8 @@ def pad(sequences: list[list[int]], value: int) -> torch.Tensor:
 
 
 def attention_mask(batch: list[Feature], width: int) -> torch.Tensor:
+    import torch
+
     mask = torch.zeros((len(batch), width), dtype=torch.long)
     for row, feature in enumerate(batch):
         mask[row, : len(feature["input_ids"])] = 1
@@ -194,6 +202,8 @@ def attention_mask(batch: list[Feature], width: int) -> torch.Tensor:
 
 def init_linear(module: nn.Module, std: float) -> None:
     """Initialise new head layers as the encoder's own layers were at pretraining."""
+    from torch import nn
+
     for sub in module.modules():
         if isinstance(sub, nn.Linear):
             nn.init.normal_(sub.weight, mean=0.0, std=std)

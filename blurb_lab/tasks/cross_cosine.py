@@ -3,38 +3,18 @@ cosine of each sentence's mean-pooled tokens inside one joint [CLS] a [SEP] b [S
 
 from __future__ import annotations
 
-from typing import Any
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from blurb_lab.errors import ConfigError
 from blurb_lab.tasks.base import Feature, encode_batch, pad
 from blurb_lab.tasks.sequence import PairRegression
 from blurb_lab.types import Record
 
+if TYPE_CHECKING:  # torch inside the methods that make tensors: checking data needs none (base.py)
+    import torch
+    from torch import nn
 
-class CrossCosineHead(nn.Module):
-    """The cosine of the two sentences' mean-pooled tokens inside one joint encoding, through a
-    learned affine map onto the trained target (set by `CrossCosineRegression.init_head`)."""
-
-    pooler = None  # no pooler of its own: the strategies see the encoder's (dropped: mean pooling)
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.out = nn.Linear(1, 1)
-
-    @staticmethod
-    def cosine(outputs: Any, segments: torch.Tensor) -> torch.Tensor:
-        hidden = outputs.last_hidden_state
-        sides = []
-        for side in (0, 1):
-            mask = (segments == side).unsqueeze(-1).to(hidden.dtype)
-            sides.append((hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0))
-        return nn.functional.cosine_similarity(sides[0], sides[1], dim=-1).unsqueeze(-1)
-
-    def forward(self, outputs: Any, segments: torch.Tensor) -> torch.Tensor:
-        return self.out(self.cosine(outputs, segments))
+    from blurb_lab.tasks.heads import CrossCosineHead
 
 
 class CrossCosineRegression(PairRegression):
@@ -71,24 +51,35 @@ class CrossCosineRegression(PairRegression):
         return out
 
     def build_head(self, hidden: int, dropout: float, pooling: str, own_pooler: bool, init_std: float) -> nn.Module:
+        from blurb_lab.tasks.heads import CrossCosineHead
+
         return CrossCosineHead()
 
     def forward(self, encoder: nn.Module, head: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         return head(encode_batch(encoder, batch), batch["segments"])
 
-    @torch.no_grad()
     def _cosines(self, encoder: nn.Module, head: CrossCosineHead, features: list[Feature], pad_id: int) -> torch.Tensor:
+        """The head's cosines over features, in batches of 64 (called under no_grad)."""
+        import torch
+
         parts = []
         for start in range(0, len(features), 64):
             batch = self.collate(features[start : start + 64], pad_id)
             parts.append(head.cosine(encode_batch(encoder, batch), batch["segments"]).squeeze(-1).double())
         return torch.cat(parts)
 
-    @torch.no_grad()
     def init_head(self, encoder: nn.Module, head: nn.Module, features: dict[str, list[Feature]], pad_id: int) -> None:
         """Least-squares fit of the trained targets on the starting encoder's train cosines (after
         the strategy, so a re-initialised top is what is fitted), then the dev and test scores of
         that untrained predictor: the start a fine-tuned run must beat. No dropout, no random draws."""
+        import torch
+
+        with torch.no_grad():
+            self._fit_head(encoder, head, features, pad_id)
+
+    def _fit_head(self, encoder: nn.Module, head: nn.Module, features: dict[str, list[Feature]], pad_id: int) -> None:
+        import torch
+
         was_training = encoder.training
         encoder.eval()
         try:

@@ -3,33 +3,16 @@
 
 from __future__ import annotations
 
+import math
 import statistics
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-from torch import nn
-
-from blurb_lab.models.pooling import Pooling
 from blurb_lab.tasks.base import Feature, TaskType, attention_mask, entropy, init_linear, pad
 from blurb_lab.types import Record
 
-
-class SequenceHead(nn.Module):
-    """Pooling (model.pooling) -> dropout -> linear."""
-
-    def __init__(self, hidden: int, n_out: int, dropout: float, pooling: str, own_pooler: bool) -> None:
-        super().__init__()
-        self.pool = Pooling(pooling, hidden, own_pooler)
-        self.dropout = nn.Dropout(dropout)
-        self.out = nn.Linear(hidden, n_out)
-
-    @property
-    def pooler(self) -> nn.Module | None:
-        """The head's own pooler (encoders without one), which the strategies treat as the pooler."""
-        return self.pool.pooler
-
-    def forward(self, outputs: Any, attention_mask: torch.Tensor) -> torch.Tensor:
-        return self.out(self.dropout(self.pool(outputs, attention_mask)))
+if TYPE_CHECKING:  # torch inside the methods that make tensors: checking data needs none (base.py)
+    import torch
+    from torch import nn
 
 
 class SequenceTask(TaskType):
@@ -67,6 +50,8 @@ class SequenceTask(TaskType):
         return feats
 
     def collate(self, batch: list[Feature], pad_id: int) -> dict[str, torch.Tensor]:
+        import torch
+
         ids = pad([f["input_ids"] for f in batch], pad_id)
         out = {
             "input_ids": ids,
@@ -79,6 +64,8 @@ class SequenceTask(TaskType):
         return out
 
     def build_head(self, hidden: int, dropout: float, pooling: str, own_pooler: bool, init_std: float) -> nn.Module:
+        from blurb_lab.tasks.heads import SequenceHead
+
         head = SequenceHead(hidden, self.n_outputs(), dropout, pooling, own_pooler)
         init_linear(head, init_std)
         return head
@@ -111,6 +98,8 @@ class PairRegression(SequenceTask):
         return {"target_scaling": {"mode": self.cfg.target_scaling, "center": self.center, "scale": self.scale}}
 
     def build_head(self, hidden: int, dropout: float, pooling: str, own_pooler: bool, init_std: float) -> nn.Module:
+        from torch import nn
+
         head = super().build_head(hidden, dropout, pooling, own_pooler, init_std)
         if self.cfg.target_scaling == "none":
             nn.init.constant_(head.out.bias, self.train_mean)
@@ -133,17 +122,21 @@ class PairRegression(SequenceTask):
             raise self.fail(record, f"label {value!r} is not a number") from None
 
     def loss(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        from torch import nn
+
         return nn.functional.mse_loss(logits.squeeze(-1).float(), self.target(batch))
 
     def decode(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> list[Any]:
         return (logits.squeeze(-1).float() * self.scale + self.center).tolist()
 
     def metric_inputs(self, predictions: list[Any], golds: list[Any]) -> tuple[Any, Any]:
+        import torch
+
         return torch.tensor(predictions, dtype=torch.float32), torch.tensor(golds, dtype=torch.float32)
 
     def from_json(self, value: Any, record: Record) -> Any:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValueError(f"prediction {value!r} is not a number")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ValueError(f"prediction {value!r} is not a finite number")
         return float(value)
 
 
@@ -154,6 +147,8 @@ class Classification(SequenceTask):
         return self.label_id(record, record.get(self.cfg.label_field))
 
     def loss(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        from torch import nn
+
         return nn.functional.cross_entropy(logits.float(), batch["target"])
 
     def decode(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> list[Any]:
@@ -184,9 +179,13 @@ class MultiLabel(SequenceTask):
         return [int(v) for v in value]
 
     def loss(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        from torch import nn
+
         return nn.functional.binary_cross_entropy_with_logits(logits.float(), batch["target"].float())
 
     def decode(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> list[Any]:
+        import torch
+
         return (torch.sigmoid(logits.float()) >= self.cfg.threshold).long().tolist()
 
     def trivial_predictions(self, train: list[Record], dev: list[Record]) -> list[Any] | None:
@@ -210,21 +209,6 @@ class MultiLabel(SequenceTask):
             raise ValueError(f"unknown labels {unknown}; allowed: {', '.join(self.labels)}")
         chosen = {self.label_index[str(v)] for v in value}
         return [int(i in chosen) for i in range(len(self.labels))]
-
-
-class BiHead(nn.Module):
-    """Siamese scoring: pool each sentence alone, score the cosine of the two vectors."""
-
-    def __init__(self, hidden: int, pooling: str, own_pooler: bool) -> None:
-        super().__init__()
-        self.pool = Pooling(pooling, hidden, own_pooler)
-
-    @property
-    def pooler(self) -> nn.Module | None:
-        return self.pool.pooler
-
-    def forward(self, a: tuple[Any, torch.Tensor], b: tuple[Any, torch.Tensor]) -> torch.Tensor:
-        return nn.functional.cosine_similarity(self.pool(*a), self.pool(*b), dim=-1).unsqueeze(-1)
 
 
 class BiEncoderRegression(PairRegression):
@@ -254,6 +238,8 @@ class BiEncoderRegression(PairRegression):
         return {"input_ids": list(a["input_ids"]), "input_ids_b": list(b["input_ids"])}
 
     def collate(self, batch: list[Feature], pad_id: int) -> dict[str, torch.Tensor]:
+        import torch
+
         out = {"index": torch.tensor([f["index"] for f in batch]), "target": torch.tensor([f["target"] for f in batch])}
         for suffix in ("", "_b"):
             ids = pad([f[f"input_ids{suffix}"] for f in batch], pad_id)
@@ -263,6 +249,8 @@ class BiEncoderRegression(PairRegression):
         return out
 
     def build_head(self, hidden: int, dropout: float, pooling: str, own_pooler: bool, init_std: float) -> nn.Module:
+        from blurb_lab.tasks.heads import BiHead
+
         head = BiHead(hidden, pooling, own_pooler)
         init_linear(head, init_std)
         return head

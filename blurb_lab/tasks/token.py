@@ -7,25 +7,16 @@ gold word gets a prediction.
 
 from __future__ import annotations
 
-from typing import Any
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from blurb_lab.tasks.base import Feature, TaskType, attention_mask, entropy, init_linear, pad
 from blurb_lab.types import Record
 
+if TYPE_CHECKING:  # torch inside the methods that make tensors: checking data needs none (base.py)
+    import torch
+    from torch import nn
+
 IGNORE = -100
-
-
-class TokenHead(nn.Module):
-    def __init__(self, hidden: int, n_out: int, dropout: float) -> None:
-        super().__init__()
-        self.dropout = nn.Dropout(dropout)
-        self.out = nn.Linear(hidden, n_out)
-
-    def forward(self, outputs: Any, attention_mask: torch.Tensor) -> torch.Tensor:
-        return self.out(self.dropout(outputs.last_hidden_state))
 
 
 class TokenClassification(TaskType):
@@ -88,6 +79,8 @@ class TokenClassification(TaskType):
         return feats
 
     def collate(self, batch: list[Feature], pad_id: int) -> dict[str, torch.Tensor]:
+        import torch
+
         ids = pad([f["input_ids"] for f in batch], pad_id)
         labels = torch.full_like(ids, IGNORE)
         word_mask = torch.zeros_like(ids, dtype=torch.bool)
@@ -104,11 +97,15 @@ class TokenClassification(TaskType):
         }
 
     def build_head(self, hidden: int, dropout: float, pooling: str, own_pooler: bool, init_std: float) -> nn.Module:
+        from blurb_lab.tasks.heads import TokenHead
+
         head = TokenHead(hidden, len(self.labels), dropout)
         init_linear(head, init_std)
         return head
 
     def loss(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        from torch import nn
+
         return nn.functional.cross_entropy(logits.float().flatten(0, 1), batch["target"].flatten(), ignore_index=IGNORE)
 
     def decode(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> list[Any]:

@@ -2,8 +2,8 @@
 
 Imported only when a sweep starts (Hydra's plugin scan skips `_` modules), so a plain run pays
 nothing for optuna. Its parts, each a `_` module for the same reason: the search space
-(`_search_space`), scoring a trial from its seeds (`_scoring`), who runs a trial (`_ownership`) and
-the results file (`_results`). Decisions that users see:
+(`_search_space`), the study (`_study`), one study per stratum (`_strata`), scoring a trial from its
+seeds (`_scoring`), who runs a trial (`_ownership`) and the results file (`_results`). Decisions that users see:
 
 - A trial is scored by aggregating the seeds' dev metric (`objective`); the seed is never a search
   dimension: a command-line `seed=1,2,3` replaces `seeds`.
@@ -18,7 +18,6 @@ the results file (`_results`). Decisions that users see:
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,6 @@ from hydra.core.utils import JobReturn
 from hydra.errors import HydraException
 from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from optuna.distributions import BaseDistribution
 from optuna.trial import Trial, TrialState
@@ -38,20 +36,25 @@ from hydra_plugins.blurb_optuna_sweeper import reporting
 from hydra_plugins.blurb_optuna_sweeper._ownership import budget_lock, is_stale, owner_id
 from hydra_plugins.blurb_optuna_sweeper._results import write_results
 from hydra_plugins.blurb_optuna_sweeper._scoring import aggregate, fail_reasons, seed_attrs, seed_outcome
-from hydra_plugins.blurb_optuna_sweeper._search_space import format_value, grid_from_space, split_overrides, suggest_all
+from hydra_plugins.blurb_optuna_sweeper._search_space import format_value, split_overrides, suggest_all
+from hydra_plugins.blurb_optuna_sweeper._strata import (
+    RECIPE_ATTR,
+    ran_recipe,
+    recipe_entry,
+    split_strata,
+    write_recipes,
+)
+from hydra_plugins.blurb_optuna_sweeper._study import StudyAccess
 from hydra_plugins.blurb_optuna_sweeper.config import Direction, Objective
 
 log = logging.getLogger(__name__)
-DB_FILE = "optuna.db"
-# Settings a resumed study must share with the run that created it, or its trial values would mix.
-STUDY_KEYS = ("seeds", "objective", "metric")
 
 
 class SweepStopped(HydraException):
     """Too many failed trials: the sweep stops; optimization_results.yaml is still written."""
 
 
-class BlurbOptunaSweeperImpl(Sweeper):
+class BlurbOptunaSweeperImpl(StudyAccess, Sweeper):
     def __init__(
         self,
         sampler: Any,
@@ -67,6 +70,7 @@ class BlurbOptunaSweeperImpl(Sweeper):
         objective: Any,
         metric: str,
         seed_key: str,
+        study_per: Sequence[str] = (),
     ) -> None:
         self.sampler_cfg = _plain(sampler)
         self.pruner_cfg = _plain(pruner)
@@ -84,6 +88,8 @@ class BlurbOptunaSweeperImpl(Sweeper):
         self.seeds = [int(s) for s in seeds]
         self.metric = metric
         self.seed_key = seed_key
+        self.study_per = [str(k) for k in study_per or ()]
+        self.job_offset = 0  # job number of this stratum's first job (study_per)
         self.config: DictConfig | None = None
         self.launcher: Any = None
         self.backend: Any = None  # the optuna.storages.BaseStorage that open_study opens
@@ -96,101 +102,35 @@ class BlurbOptunaSweeperImpl(Sweeper):
             hydra_context=hydra_context, task_function=task_function, config=config
         )
         self.sweep_dir = Path(str(config.hydra.sweep.dir))
-
-    # ---- study
-
-    def storage_url(self) -> str:
-        return self.storage or f"sqlite:///{(self.sweep_dir / DB_FILE).resolve()}"
-
-    def open_study(self, space: Mapping[str, BaseDistribution], seeds: list[int]) -> optuna.Study:
-        """Create or load the study and set it up for this sweep: its sampler, the pruner the jobs
-        rebuild, and the checks that a resumed study was made by the same kind of sweep."""
-        pruner = instantiate(self.pruner_cfg) if self.pruner_cfg else optuna.pruners.NopPruner()
-        study = self._create_study(pruner)
-        study.sampler = self.build_sampler(space, n_before=len(study.get_trials(deepcopy=False)))
-        self.check_direction(study)
-        if self.pruner_cfg and not isinstance(pruner, optuna.pruners.NopPruner):
-            study.set_user_attr(reporting.PRUNER_ATTR, self.pruner_cfg)  # the jobs build the same pruner
-        self.check_settings(study, seeds)
-        return study
-
-    def build_sampler(self, space: Mapping[str, BaseDistribution], n_before: int) -> optuna.samplers.BaseSampler:
-        """The configured sampler; a grid sampler gets its grid from the params."""
-        sampler_cfg = dict(self.sampler_cfg or {"_target_": "optuna.samplers.TPESampler"})
-        if sampler_cfg.get("_target_", "").endswith("GridSampler") and sampler_cfg.get("search_space") is None:
-            sampler_cfg["search_space"] = grid_from_space(space)
-        if n_before and sampler_cfg.get("seed") is not None:
-            # A resumed sampler with the original seed would replay the first run's random draws
-            # and try the same params again; shift the seed by the trials already there.
-            sampler_cfg["seed"] = int(sampler_cfg["seed"]) + n_before
-        return instantiate(sampler_cfg)
-
-    def check_direction(self, study: optuna.Study) -> None:
-        """A resumed study optimises in the direction this sweep asks for."""
-        if study.direction.name.lower() != self.direction.value:
-            raise HydraException(
-                f"blurb_optuna: study '{self.study_name}' in {self._redacted_url()} was created to "
-                f"{study.direction.name.lower()}; this sweep asks to {self.direction.value}"
-            )
-
-    def check_settings(self, study: optuna.Study, seeds: list[int]) -> None:
-        """Store this sweep's STUDY_KEYS in a new study; a resumed study must have the same ones, or
-        its trial values would mix scores of different seeds, objectives or metrics."""
-        settings = {"seeds": seeds, "objective": self.objective.value, "metric": self.metric}
-        stored = study.user_attrs.get("blurb_optuna")
-        if stored is None:
-            study.set_user_attr("blurb_optuna", settings)
-            return
-        for key in STUDY_KEYS:
-            if stored.get(key) != settings[key]:
-                raise HydraException(
-                    f"blurb_optuna: study '{self.study_name}' in {self._redacted_url()} was created with "
-                    f"{key}={stored.get(key)}; this sweep has {key}={settings[key]}. Resume with the same "
-                    "settings, or start a new study (another hydra.sweep.dir or hydra.sweeper.study_name)."
-                )
-
-    def _create_study(self, pruner: Any, attempts: int = 5) -> optuna.Study:
-        """Open the storage and create or load the study. Workers that start together on an empty
-        database race to create Optuna's tables; the loser's error is transient, so try again."""
-        for attempt in range(attempts):
-            try:
-                self.backend = optuna.storages.get_storage(self.storage_url())
-                return optuna.create_study(
-                    storage=self.backend,
-                    study_name=self.study_name,
-                    sampler=optuna.samplers.RandomSampler(),  # placeholder until we know if this resumes
-                    pruner=pruner,
-                    direction=self.direction.value,
-                    load_if_exists=True,
-                )
-            except Exception:
-                if attempt == attempts - 1:
-                    raise
-                time.sleep(0.5 * (attempt + 1))
-        raise AssertionError("unreachable")
-
-    def trial_id(self, study: optuna.Study, number: int) -> int:
-        """The storage's id of a trial number (the id Trial needs; Optuna keeps it private on trials)."""
-        assert self.backend is not None, "open_study first"
-        study_id = self.backend.get_study_id_from_name(study.study_name)
-        return self.backend.get_trial_id_from_study_id_trial_number(study_id, number)
-
-    def _redacted_url(self) -> str:
-        try:
-            from sqlalchemy.engine import make_url
-
-            return make_url(self.storage_url()).render_as_string(hide_password=True)
-        except Exception:  # noqa: BLE001 - only used in messages
-            return "<storage>"
+        self.results_dir = self.sweep_dir
 
     # ---- main loop
 
     def sweep(self, arguments: list[str]) -> dict[str, Any]:
         assert self.config is not None
         fixed, space, seeds = split_overrides(self.params, arguments, self.seeds, self.seed_key)
+        fixed, space, strata = split_strata(fixed, space, self.study_per)
         self.sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, self.sweep_dir / "multirun.yaml")
-        study = self.open_study(space, seeds)
+        if not self.study_per:
+            return self.run_study(fixed, space, seeds)
+        base, results, entries = self.study_name, {}, []
+        for stratum in strata:  # one study per stratum, each with the whole budget, one after another
+            self.study_name = f"{base}-{stratum.suffix()}"
+            self.results_dir = self.sweep_dir / "studies" / stratum.suffix()
+            self.results_dir.mkdir(parents=True, exist_ok=True)
+            self.job_offset = stratum.index * self.n_trials * len(seeds)
+            self.sampler_stopped = False
+            results[stratum.suffix()] = self.run_study(fixed + stratum.lines(), space, seeds)
+            entry = recipe_entry(stratum, self._study, self.sweep_dir, self.metric, self.objective.value)
+            entries += [entry] if entry else []
+            path = write_recipes(entries, self.sweep_dir)
+        log.info("blurb_optuna: %d of %d recipes chosen, in %s", len(entries), len(strata), path)
+        return results
+
+    def run_study(self, fixed: list[str], space: Mapping[str, BaseDistribution], seeds: list[int]) -> dict[str, Any]:
+        """Run one study to its budget and write its results."""
+        study = self._study = self.open_study(space, seeds)
         pruning = not isinstance(study.pruner, optuna.pruners.NopPruner)
         me = owner_id()
         log.info(
@@ -264,7 +204,8 @@ class BlurbOptunaSweeperImpl(Sweeper):
             # Jobs are numbered trial * len(seeds) + seed index: a resumed trial writes to its own dirs.
             for numbers in _contiguous(sorted(jobs)):
                 overrides = [o for n in numbers for o in jobs[n]]
-                rets = list(self.launcher.launch(overrides, initial_job_idx=numbers[0] * len(seeds)))
+                start = self.job_offset + numbers[0] * len(seeds)
+                rets = list(self.launcher.launch(overrides, initial_job_idx=start))
                 for i, n in enumerate(numbers):
                     returns[n] = rets[i * len(seeds) : (i + 1) * len(seeds)]
         except SystemExit as exc:
@@ -302,6 +243,7 @@ class BlurbOptunaSweeperImpl(Sweeper):
             log.warning("blurb_optuna: trial %d FAIL (%s); the sweep goes on", trial.number, "; ".join(reasons))
             self.tell(study, trial, state=TrialState.FAIL)
         else:
+            trial.set_user_attr(RECIPE_ATTR, ran_recipe(rets[0]))
             good = [score for score, _ in outcomes]
             value = aggregate(good, self.objective, self.direction)
             name = self.objective.value
@@ -326,7 +268,7 @@ class BlurbOptunaSweeperImpl(Sweeper):
         header = {"name": "blurb_optuna", "study_name": self.study_name, "storage": self._redacted_url(),
                   "direction": self.direction.value, "objective": self.objective.value, "metric": self.metric,
                   "seeds": seeds}  # fmt: skip
-        return write_results(study, header, self.direction, self.sweep_dir)
+        return write_results(study, header, self.direction, self.results_dir)
 
 
 def _plain(node: Any) -> Any:

@@ -51,6 +51,9 @@ class BlurbOptunaSweeperConf:
     objective: Objective = Objective.mean
     metric: str = "dev_score"  # key of the job's return dict that is scored
     seed_key: str = "seed"  # config key each job's seed is passed as
+    # Keys whose values (fixed or a choice list) each get a study of their own instead of being searched,
+    # e.g. [model, task]: one recipe per (model, task), written to <sweep dir>/recipes.yaml.
+    study_per: list[str] = field(default_factory=list)
 
 
 SAMPLERS: dict[str, dict[str, Any]] = {

@@ -59,7 +59,8 @@ class BlurbParallelLauncher(JoblibLauncher):
         if slots < parallel_jobs(launcher_cfg):
             log.info("parallel: %d jobs at once (the machine's GPUs x jobs_per_device=%d)", slots, self.jobs_per_device)
         self.joblib["n_jobs"] = slots
-        return super().launch(job_overrides, initial_job_idx)
+        with _watched(self.config, len(job_overrides), slots):
+            return super().launch(job_overrides, initial_job_idx)
 
 
 @dataclass
@@ -112,7 +113,7 @@ class BlurbAutoLauncher(JoblibLauncher):
         trainers = self._trainers(job_overrides)
         layout = batch_layout(n, cores, trainers, n_gpus, self.max_jobs, self.jobs_per_device)
         log.info(describe_layout(n, cores, layout))
-        with _jobs_told(self.config, layout.at_once):
+        with _jobs_told(self.config, layout.at_once), _watched(self.config, n, layout.at_once):
             if layout.at_once > 1:
                 self.joblib["n_jobs"] = layout.at_once
                 return super().launch(job_overrides, initial_job_idx)
@@ -130,6 +131,15 @@ class BlurbAutoLauncher(JoblibLauncher):
         load = self.hydra_context.config_loader.load_sweep_config if any(groups) else None
         return [load(self.config, list(job)).trainer if load and key else self.config.trainer
                 for key, job in groups.items()] or [self.config.trainer]  # fmt: skip
+
+
+def _watched(config: DictConfig, n_jobs: int, at_once: int) -> contextlib.AbstractContextManager[None]:
+    """The sweep's console (blurb_lab/console.py) while a batch runs: each job's start and end line,
+    one progress bar or line, each distinct warning once; the jobs' own logs stay in their dirs."""
+    from blurb_lab.console import sweep_console, sweep_header
+
+    header = sweep_header(config.hydra.sweep.dir, config.hydra.job.name)
+    return sweep_console().batch(n_jobs, at_once, header)
 
 
 @contextlib.contextmanager

@@ -76,6 +76,25 @@ def test_wandb_offline_runs_hold_each_seed_and_the_aggregate_table(wandb_sweep: 
     assert any(key.startswith("plots/") for h in aggregate["history"] for key in h)
 
 
+def test_offline_sweep_end_writes_a_workspace_spec_naming_its_real_runs_and_keys(wandb_sweep: Path):
+    train = [run_summary(d) for d in sorted(wandb_sweep.glob("[0-9]*/wandb/offline-run-*"))]
+    (aggregate_dir,) = (wandb_sweep / "wandb").glob("offline-run-*")
+    aggregate = run_summary(aggregate_dir)
+    view = json.loads((wandb_sweep / "wandb_workspace.json").read_text())  # the callback wrote it (offline)
+    assert view["project"] == aggregate["project"] == train[0]["project"]
+    groups, _, name = view["spec"]["section"]["runSets"][0]["filters"]["filters"]
+    assert groups["value"] == sorted({run["group"] for run in train}) and name["value"] == aggregate["name"]
+    panels = [p for s in view["spec"]["section"]["panelBankConfig"]["sections"] for p in s["panels"]]
+    scatter = [p["config"][axis].removeprefix("summary:") for p in panels if p["viewType"] == "Scatter Plot"
+               for axis in ("xAxis", "yAxis")]  # fmt: skip
+    named = {m for p in panels for m in p["config"].get("metrics", [])} | set(scatter)
+    logged = {key for run in train for h in run["history"] for key in h} | {k for run in train for k in run["summary"]}
+    assert named == {"dev/pearson", "best_dev/pearson", "test/pearson"} and named | {"epoch"} <= logged
+    tables = {f["args"][0]["value"] for p in panels if p["viewType"] == "Vega2"
+              for f in p["config"]["userQuery"]["queryFields"][0]["fields"] if f["name"] == "summaryTable"}  # fmt: skip
+    assert tables == {"summary", "evp"} and all(any(f"{t}/_type" in h for h in aggregate["history"]) for t in tables)
+
+
 def test_diverged_run_counts_as_failed_and_the_sweep_goes_on(tmp_path: Path):
     data = make_biosses_like(tmp_path / "data")
     proc = run_cli(*TINY, f"data.root={data}", "hydra.sweep.dir=sweep", "-m", "optim.lr=1e30,5e-5", cwd=tmp_path)

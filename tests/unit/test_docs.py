@@ -14,6 +14,7 @@ import io
 import re
 import shlex
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -133,10 +134,29 @@ def composed(overrides: tuple[str, ...]) -> DictConfig:
 
 
 @functools.cache
+def complete_recipes() -> str:
+    """A recipes file with an entry for every model and task option: documented second-stage commands
+    read the first stage's output (study.recipes), which a checkout does not have."""
+    from hydra_plugins.blurb_optuna_sweeper._strata import write_recipes
+
+    folder = Path(tempfile.mkdtemp(prefix="blurb_docs_recipes_"))
+    options = {group: sorted(p.stem for p in Path(CONFIG_DIR, group).glob("*.yaml")) for group in ("model", "task")}
+    entries = [{"model": m, "task": t, "lr": 3e-5, "batch_size": 16, "epochs": 1, "chosen_by": "test_docs"}
+               for m in options["model"] for t in options["task"]]  # fmt: skip
+    return str(write_recipes(entries, folder))
+
+
+def with_recipes(overrides: tuple[str, ...]) -> tuple[str, ...]:
+    """The overrides, reading complete_recipes() where they name a recipes file that does not exist."""
+    path = OmegaConf.select(composed(overrides), "study.recipes")
+    return overrides + (f"study.recipes={complete_recipes()}",) if path and not Path(path).exists() else overrides
+
+
+@functools.cache
 def config_error(overrides: tuple[str, ...]) -> str | None:
     """None when the overrides compose and validate, else the one line preflight prints after 'blurb-lab: '."""
     try:
-        validate(composed(first_values(list(overrides))))
+        validate(composed(with_recipes(first_values(list(overrides)))))
     except BlurbLabError as exc:
         return str(exc)
     except Exception as exc:
@@ -252,11 +272,14 @@ def schema() -> Schema:
         loader = GlobalHydra.instance().config_loader()
         names = [p.name for p in Path(CONFIG_DIR).iterdir() if p.is_dir() and p.name != "hydra"]
         groups = {g: frozenset(loader.get_group_options(g)) for g in [*names, *HYDRA_GROUPS]}
-    varied = {g: sorted(o) for g, o in groups.items() if g != "hydra/sweeper"}
+    # Experiments choose their own sweeper: each is composed alone, the other groups with blurb_optuna.
+    varied = {g: sorted(o) for g, o in groups.items() if g not in ("hydra/sweeper", "experiment")}
     keys = dotted_keys(composed(()))
     for i in range(max(len(o) for o in varied.values())):
         picks = [f"{g}={o[i % len(o)]}" for g, o in varied.items()]
         keys |= dotted_keys(composed(("hydra/sweeper=blurb_optuna", *picks)))
+    for option in groups["experiment"]:
+        keys |= dotted_keys(composed((f"experiment={option}",)))
     return Schema(frozenset(keys), frozenset(composed(()).keys()), groups)
 
 
@@ -321,8 +344,9 @@ def undocumented_keys(config_md: str) -> list[str]:
     ours: list[str] = []
     for yaml in Path(CONFIG_DIR, "hydra", "launcher").glob("*.yaml"):
         ours += [f"hydra.launcher.{k}" for k in OmegaConf.load(yaml) if k != "defaults"]
-    sweeper: Any = composed(("hydra/sweeper=blurb_optuna",)).hydra.sweeper
-    ours += [f"hydra.sweeper.{k}" for k in sweeper if not k.startswith("_")]
+    for name in ("blurb_optuna", "blurb_grid"):
+        sweeper: Any = composed((f"hydra/sweeper={name}",)).hydra.sweeper
+        ours += [f"hydra.sweeper.{k}" for k in sweeper if not k.startswith("_")]
     return sorted(missing + [k for k in ours if k not in names])
 
 

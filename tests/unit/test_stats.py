@@ -186,6 +186,13 @@ def test_untestable_samples_give_none_not_errors() -> None:
     assert got["tests"]["mean"]["p"] is None and got["tests"]["spread"]["p"] is None
 
 
+def test_no_spread_test_on_two_scores_a_side() -> None:
+    """Two scores a side make Brown-Forsythe's within-group variance 0 (p = 0 for any scores)."""
+    assert significance.spread_test([0.1, 0.9], [0.5, 0.52])["p"] is None
+    three = significance.spread_test([0.1, 0.5, 0.9], [0.5, 0.51, 0.52])
+    assert three["p"] == pytest.approx(sps.levene([0.1, 0.5, 0.9], [0.5, 0.51, 0.52], center="median").pvalue)
+
+
 def test_aso_is_deepsigs_eps_min(monkeypatch: pytest.MonkeyPatch) -> None:
     deepsig = pytest.importorskip("deepsig")
     monkeypatch.setattr(significance, "ASO_SAMPLES", 100)  # deepsig's 1000 x 1000 takes seconds; the wiring is the test

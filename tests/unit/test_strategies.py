@@ -15,7 +15,7 @@ from transformers import AutoModel, BertConfig, ElectraConfig, RobertaConfig
 from blurb_lab.config.schema import ModelConfig, StrategyConfig, TaskConfig
 from blurb_lab.errors import ConfigError, ModelError
 from blurb_lab.strategies import apply_strategy, find_layers, reinit_module, resolve_auto
-from blurb_lab.tasks.sequence import SequenceHead
+from blurb_lab.tasks.heads import SequenceHead
 
 LR = 1e-4
 WD = 0.01

@@ -1,0 +1,36 @@
+"""Training FLOPs of a job from its token counts, with the per-token formula of
+blurb_lab/gpu_math.py (the one `make gpu-check` computes MFU with), so a plan and a measurement
+speak of the same FLOPs."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from blurb_lab.gpu_math import matmul_params
+from blurb_lab.plan.shape import Shape
+
+
+def training_flops(shape: Shape, tokens: float, square_tokens: float) -> float:
+    """6 N x tokens + 12 L h x sum(T_i^2): gpu_math.flops_per_token (6 N + 12 L T h per token)
+    summed over sequences of T_i tokens each, N = gpu_math.matmul_params (the blocks' matmul
+    weights; embeddings are lookups). Forward and backward of every block; frozen blocks still run
+    the backward of their inputs, so freezing is not subtracted (an upper bound), nor is the head."""
+    n = matmul_params(shape.num_layers, shape.hidden_size, shape.intermediate_size)
+    return 6 * n * tokens + 12 * shape.num_layers * shape.hidden_size * square_tokens
+
+
+def forward_flops(shape: Shape, tokens: float, square_tokens: float) -> float:
+    """An evaluation pass: the forward alone, a third of training_flops (2 N + 4 L T h per token)."""
+    return training_flops(shape, tokens, square_tokens) / 3
+
+
+def epochs_run(trainer: Any, examples: int, examples_per_batch: int) -> float:
+    """Epochs' worth of training data a job sees: trainer.max_epochs, each cut short by
+    trainer.limit_train_batches (a fraction, or a count of loader batches of examples_per_batch)."""
+    limit = float(trainer.limit_train_batches)
+    if limit <= 1:
+        share = limit
+    else:
+        share = min(1.0, limit / max(1, math.ceil(examples / max(1, examples_per_batch))))
+    return int(trainer.max_epochs) * share
