@@ -77,7 +77,8 @@ def counted_tokens(configs: list[DictConfig]) -> list[TokenCounts | None]:
     keys = [count_key(cfg) for cfg in configs]
     counts: dict[str, TokenCounts | None] = {}
     distinct = len(set(keys))
-    with tqdm(total=distinct, desc="plan: counting tokens", disable=distinct < 2, file=sys.stderr) as bar:
+    quiet = distinct < 2 or not sys.stderr.isatty()  # a bar's redraws are control codes in a log
+    with tqdm(total=distinct, desc="plan: counting tokens", disable=quiet, file=sys.stderr) as bar:
         for cfg, key in zip(configs, keys, strict=True):
             if key not in counts:
                 try:
