@@ -130,6 +130,16 @@ def _sweep_values(override: Any) -> list[str]:
     return list(override.sweep_string_iterator())
 
 
+def parse_command(overrides: list[str]) -> tuple[list[Any], list[str], list[str]]:
+    """(task overrides, parsed; hydra override lines; the task overrides at their first value) of a
+    command line; an override the parser rejects ends the command with one line."""
+    try:
+        task, hydra_overrides = _split_overrides(overrides)
+        return task, hydra_overrides, [_first_value(o) for o in task]
+    except Exception as exc:
+        fail(explain_compose_error(exc))
+
+
 def preflight(argv: list[str]) -> None:
     """Compose and validate every variant of the command line, check the data, the GPUs and, with
     resume=true, the finished job dirs; exit 2 with one line on error."""
@@ -139,20 +149,16 @@ def preflight(argv: list[str]) -> None:
     overrides = _overrides(argv)
     if overrides is None:
         return
-    try:
-        task, hydra_overrides = _split_overrides(overrides)
-        first = [_first_value(o) for o in task]
-    except Exception as exc:  # an override the parser rejects
-        fail(explain_compose_error(exc))
+    task, hydra_overrides, first = parse_command(overrides)
     try:
         with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-            head = _compose(hydra_overrides + first, with_hydra=True)
+            head = compose_one(hydra_overrides + first, with_hydra=True)
             fixed, dims = _dimensions(task, OmegaConf.select(head, "hydra.sweeper.params"))
             variants, seeds, note = _variants(fixed, dims, _max_combinations())
             if note:
                 print(f"blurb-lab: {note}", file=sys.stderr)
-            configs = [_checked(_compose(variant)) for variant in variants]
-            configs += [_checked(_with_seed(configs[0], key, value)) for key, value in seeds]
+            configs = [checked_config(compose_one(variant)) for variant in variants]
+            configs += [checked_config(_with_seed(configs[0], key, value)) for key, value in seeds]
             _check_study_recipes(configs[0], dims)
             _note_shadowed(configs[0], task)
             if _VALUE_FLAGS & set(argv):  # --cfg/--info only print the config: they need no data
@@ -166,7 +172,7 @@ def preflight(argv: list[str]) -> None:
         GlobalHydra.instance().clear()
 
 
-def _compose(overrides: list[str], with_hydra: bool = False) -> DictConfig:
+def compose_one(overrides: list[str], with_hydra: bool = False) -> DictConfig:
     """One composed config; a composition error ends the command with one line."""
     from hydra import compose
 
@@ -178,7 +184,7 @@ def _compose(overrides: list[str], with_hydra: bool = False) -> DictConfig:
         fail(explain_compose_error(exc))
 
 
-def _checked(cfg: DictConfig) -> DictConfig:
+def checked_config(cfg: DictConfig) -> DictConfig:
     from blurb_lab.config.validate import validate
 
     try:
@@ -246,7 +252,7 @@ def _check_resume(head: DictConfig, task_lines: list[str], multirun: bool) -> No
         result = finished_results(job_dir)
         if result is None:
             continue
-        found = mismatch(result, job_hparams(_job_config(lines, composed)))
+        found = mismatch(result, job_hparams(job_config(lines, composed)))
         if found is not None:
             fail(describe(root, name, found))
 
@@ -272,7 +278,7 @@ def _resume_jobs(head: DictConfig, task_lines: list[str], multirun: bool) -> tup
     return root, listed
 
 
-def _job_config(lines: list[str], composed: dict[tuple[str, ...], DictConfig]) -> DictConfig:
+def job_config(lines: list[str], composed: dict[tuple[str, ...], DictConfig]) -> DictConfig:
     """A job's config: composed once per combination of its non-seed overrides, seeds set after."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
@@ -281,7 +287,7 @@ def _job_config(lines: list[str], composed: dict[tuple[str, ...], DictConfig]) -
     seeds = [o for o, seed in zip(parsed, is_seed, strict=True) if seed]
     others = tuple(o.input_line for o, seed in zip(parsed, is_seed, strict=True) if not seed)
     if others not in composed:
-        composed[others] = _compose(list(others))
+        composed[others] = compose_one(list(others))
     cfg = copy.deepcopy(composed[others])
     for o in seeds:
         OmegaConf.update(cfg, o.get_key_element().lstrip("+~"), o.value())

@@ -48,24 +48,20 @@ def job_configs(overrides: list[str]) -> tuple[list[list[str]], list[DictConfig]
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
-    from blurb_lab.config.compose import CONFIG_DIR, explain_compose_error
-    from blurb_lab.preflight import _checked, _compose, _first_value, _job_config, _split_overrides
+    from blurb_lab.config.compose import CONFIG_DIR
+    from blurb_lab.preflight import checked_config, compose_one, job_config, parse_command
     from blurb_lab.sweep_jobs import sweep_jobs
 
-    try:
-        task, hydra_lines = _split_overrides(overrides)
-        first = [_first_value(o) for o in task]
-    except Exception as exc:  # an override the parser rejects
-        fail(explain_compose_error(exc))
+    task, hydra_lines, first = parse_command(overrides)
     try:
         with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-            head = _compose(hydra_lines + first, with_hydra=True)
+            head = compose_one(hydra_lines + first, with_hydra=True)
             try:
                 jobs = sweep_jobs(head, [o.input_line for o in task])
             except Exception as exc:  # a sweeper, or a sweep, whose jobs cannot be listed
                 fail(f"plan: cannot list the sweep's jobs: {' '.join(str(exc).split())}")
             composed: dict[tuple[str, ...], DictConfig] = {}
-            return jobs, [_checked(_job_config(lines, composed)) for lines in jobs]
+            return jobs, [checked_config(job_config(lines, composed)) for lines in jobs]
     finally:
         GlobalHydra.instance().clear()
 

@@ -7,13 +7,14 @@ from collections.abc import Callable
 
 from blurb_lab.report.study_table import (
     BLURB,
+    Markup,
     RowKey,
     StudyTable,
+    blurb_cell,
     failed_text,
-    n_scores,
+    main_cell,
     number_text,
     p_text,
-    score_text,
 )
 
 NONE = "--"
@@ -67,31 +68,16 @@ def _wrap(table: StudyTable, spec: str, header: list[str], body: list[str], capt
     ]) + "\n"  # fmt: skip
 
 
-def _main_cell(table: StudyTable, key: RowKey, task: str) -> str:
-    row = table.cells.get((key, task))
-    if row is None:
-        return NONE
-    text = score_text(row, pm=r" $\pm$ ", none=NONE)
-    if (key, task) in table.best:
-        text = rf"\textbf{{{text}}}"
-    return f"{text} ({n_scores(row)})"
-
-
-def _blurb_cell(table: StudyTable, key: RowKey) -> str:
-    score = table.blurb.get(key)
-    if score is None:
-        return NONE
-    text = f"{score['blurb_score']:.4f}"
-    if (key, BLURB) in table.best:
-        text = rf"\textbf{{{text}}}"
-    return text + ("$^*$" if score["partial"] else "")
+MARKUP = Markup(pm=r" $\pm$ ", bold=lambda t: rf"\textbf{{{t}}}", n=lambda n: f"({n})", partial="$^*$", none=NONE)
 
 
 def main_table(table: StudyTable) -> str:
     labels = _labels(table)
     header = _type_header(table, 1, 1)
     header.append(" & ".join(labels + [escape(t) for t in table.tasks] + [BLURB]) + r" \\")
-    body = _rows(table, lambda key: [_main_cell(table, key, t) for t in table.tasks] + [_blurb_cell(table, key)])
+    body = _rows(
+        table, lambda key: [main_cell(table, key, t, MARKUP) for t in table.tasks] + [blurb_cell(table, key, MARKUP)]
+    )
     caption = (r"Test score at the best-dev checkpoint, mean $\pm$ sample std over seeds (number of scores); "
                r"best per column in bold. BLURB: mean over task types of the mean over their tasks "
                r"($^*$: partial, some task types missing).")  # fmt: skip

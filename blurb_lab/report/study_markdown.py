@@ -9,13 +9,14 @@ from blurb_lab.report.study_table import (
     BLURB,
     NONE,
     OTHER,
+    Markup,
     RowKey,
     StudyTable,
+    blurb_cell,
     failed_text,
-    n_scores,
+    main_cell,
     number_text,
     p_text,
-    score_text,
 )
 
 INSTABILITY_COLUMNS = ("std", "min", "failed (95% CI)", "p spread")
@@ -34,24 +35,7 @@ def _header(table: StudyTable, columns: list[str]) -> list[str]:
     return ["| " + " | ".join([*labels, *columns]) + " |", "|---" * (len(labels) + len(columns)) + "|"]
 
 
-def _main_cell(table: StudyTable, key: RowKey, task: str) -> str:
-    row = table.cells.get((key, task))
-    if row is None:
-        return NONE
-    text = score_text(row)
-    if (key, task) in table.best:
-        text = f"**{text}**"
-    return f"{text} (n={n_scores(row)})"
-
-
-def _blurb_cell(table: StudyTable, key: RowKey) -> str:
-    score = table.blurb.get(key)
-    if score is None:
-        return NONE
-    text = f"{score['blurb_score']:.4f}"
-    if (key, BLURB) in table.best:
-        text = f"**{text}**"
-    return text + (" (partial)" if score["partial"] else "")
+MARKUP = Markup(pm=" ± ", bold=lambda t: f"**{t}**", n=lambda n: f"(n={n})", partial=" (partial)", none=NONE)
 
 
 def main_table(table: StudyTable) -> str:
@@ -59,7 +43,7 @@ def main_table(table: StudyTable) -> str:
     columns = [f"{task} ({GROUP_OF.get(task, OTHER)})" for task in table.tasks] + [BLURB]
     lines = _header(table, columns)
     for key in table.keys:
-        cells = [_main_cell(table, key, task) for task in table.tasks] + [_blurb_cell(table, key)]
+        cells = [main_cell(table, key, task, MARKUP) for task in table.tasks] + [blurb_cell(table, key, MARKUP)]
         lines.append("| " + " | ".join(_label_cells(table, key) + cells) + " |")
     return "\n".join(lines) + "\n"
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -177,6 +178,36 @@ def score_text(row: SummaryRow, pm: str = " ± ", none: str = NONE) -> str:
     if row.test.mean is None:
         return none
     return f"{row.test.mean:.4f}" + ("" if row.test.std is None else f"{pm}{row.test.std:.4f}")
+
+
+@dataclass(frozen=True)
+class Markup:
+    """How one output format writes a cell: the ± sign, bold, n, a partial BLURB score, no value."""
+
+    pm: str
+    bold: Callable[[str], str]
+    n: Callable[[int], str]
+    partial: str
+    none: str
+
+
+def main_cell(table: StudyTable, key: RowKey, task: str, markup: Markup) -> str:
+    """A main-table cell: test mean ± std, bold where best in its column, then n."""
+    row = table.cells.get((key, task))
+    if row is None:
+        return markup.none
+    text = score_text(row, pm=markup.pm, none=markup.none)
+    return f"{markup.bold(text) if (key, task) in table.best else text} {markup.n(n_scores(row))}"
+
+
+def blurb_cell(table: StudyTable, key: RowKey, markup: Markup) -> str:
+    """A row's BLURB score, bold where best, marked when partial."""
+    score = table.blurb.get(key)
+    if score is None:
+        return markup.none
+    text = f"{score['blurb_score']:.4f}"
+    text = markup.bold(text) if (key, BLURB) in table.best else text
+    return text + (markup.partial if score["partial"] else "")
 
 
 def number_text(value: float | None, none: str = NONE) -> str:
