@@ -89,6 +89,7 @@ def test_missing_task_files_name_the_path(tmp_path: Path):
     assert f"{tmp_path / 'nowhere' / 'biosses'}" in proc.stderr and "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_inspect_shows_layerwise_decay_on_minilm(tmp_path: Path, data_root: Path):
     proc = run_cli("model=minilm", "strategy=layerwise_decay", "strategy.layer_decay=0.5", "inspect=true",
                    f"data.root={data_root}", "optim.lr=1e-4", cwd=tmp_path)  # fmt: skip

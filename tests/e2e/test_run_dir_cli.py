@@ -24,6 +24,7 @@ def torchrun(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_two_torchrun_ranks_share_one_run_dir(tmp_path: Path) -> None:
     make_biosses_like(tmp_path / "data", sizes=(8, 4, 4))
     proc = torchrun(cwd=tmp_path)

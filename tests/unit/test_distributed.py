@@ -42,6 +42,7 @@ def test_metric_states_are_not_reduced_again_after_the_gather(tmp_path: Path):
     assert result["score"] == pytest.approx(3 / 5)
 
 
+@pytest.mark.slow
 def test_ddp_ranks_split_each_global_batch_the_same_in_every_run(tmp_path: Path):
     """data.batch_size is the global batch: in every step rank r takes its half of the batch one process
     would see (each batch one length group, tests/unit/test_data.py), so Lightning must not re-wrap the
