@@ -1,5 +1,5 @@
 """OmegaConf resolvers used by conf/: where the data lives by default, recipe defaults; and which
-recipe a run's values came from (applied_recipe, for results.json)."""
+recipe a run's values came from and why (applied_recipe, value_sources, for results.json)."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def matching_recipe(cfg: DictConfig) -> Any:
 
 
 def recipe_field(cfg: DictConfig, field: str) -> tuple[Any, Any]:
-    """(the recipe cfg's model has for its task, that recipe's `field`): None for the value when no
+    """(matching_recipe's recipe for cfg, that recipe's `field`): None for the value when no
     recipe matches or the recipe leaves the field null. The one decision `${blurb_recipe:...}`
     resolves with, and applied_recipe reads back."""
     recipe = matching_recipe(cfg)
