@@ -17,6 +17,7 @@ from blurb_lab.hydra_help import shared_group_listing
 from blurb_lab.job import hydra_main
 from blurb_lab.preflight import preflight
 from blurb_lab.run_dir import shared_dir_overrides
+from blurb_lab.startup import skip_exit_collection
 
 
 def main() -> None:
@@ -42,8 +43,11 @@ def main() -> None:
     sys.argv[1:] = flags[:1] + [a for a in args if a not in ("-m", "--multirun")]
     preflight(sys.argv[1:])
     sys.argv[1:] += shared_dir_overrides(sys.argv[1:])
-    with shared_group_listing(sys.argv[1:]):  # --help: Hydra lists the config groups much faster
-        hydra_main()
+    try:
+        with shared_group_listing(sys.argv[1:]):  # --help: Hydra lists the config groups much faster
+            hydra_main()
+    finally:
+        skip_exit_collection()
 
 
 if __name__ == "__main__":

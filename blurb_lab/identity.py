@@ -9,7 +9,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from blurb_lab.data.cache import fingerprint
+from blurb_lab.cache import fingerprint
 from blurb_lab.results import scrub_secrets
 from blurb_lab.seeds import SEED_KEYS
 

@@ -35,6 +35,9 @@ register()  # resolvers and schema, also in launcher processes that import only 
 def hydra_main(cfg: DictConfig) -> dict[str, Any] | None:
     from hydra.core.hydra_config import HydraConfig
 
+    from blurb_lab.startup import import_training_stack
+
+    import_training_stack()
     hydra_cfg = HydraConfig.get()
     output_dir = Path(hydra_cfg.runtime.output_dir)
     overrides = list(hydra_cfg.overrides.task)

@@ -148,16 +148,34 @@ class Layout:
     reason: str  # why, for the launcher's log line
 
 
+@dataclass(frozen=True)
+class Work:
+    """A batch's estimated training FLOPs (None: unknown) and the least that runs CPU jobs side by side."""
+
+    flops: float | None = None
+    min_flops: float = 0.0
+
+    def too_short(self) -> bool:
+        return self.flops is not None and self.flops < self.min_flops
+
+
 def auto_layout(
-    n_jobs: int, cores: int, trainer: Any, n_gpus: int = 0, max_jobs: int = 0, jobs_per_device: int = 1
+    n_jobs: int,
+    cores: int,
+    trainer: Any,
+    n_gpus: int = 0,
+    max_jobs: int = 0,
+    jobs_per_device: int = 1,
+    work: Work = Work(),
 ) -> Layout:
     """The rule of hydra/launcher=auto. One-thread jobs side by side finish more seeds per hour than
     jobs with all the cores one after another, because a small model's matmuls scale poorly across
     threads (measured in docs/performance.md, "The auto launcher's rule"). So on a CPU trainer: as
     many jobs at once as the batch, the cores at trainer.num_threads each (0: one) and max_jobs (0: no
     cap) allow, the cores left over split between them. A GPU trainer fills the GPUs (`_gpu_layout`).
-    Multi-process (DDP) CPU trainers, multi-node trainers and a lone job run one after another, as
-    with the basic launcher."""
+    Multi-process (DDP) CPU trainers, multi-node trainers, a lone job and a CPU batch too short to
+    pay for its workers' start-up (`work`: each worker imports the training stack and warms up
+    before its first job ends) run one after another, as with the basic launcher."""
     cores = max(1, cores)
     accelerator = str(trainer.get("accelerator", "cpu"))
     fixed = int(trainer.get("num_threads") or 0)
@@ -172,6 +190,8 @@ def auto_layout(
         return Layout(1, alone, "multi-process (DDP) trainer")
     if n_jobs <= 1:
         return Layout(1, alone, "one job")
+    if work.too_short():
+        return Layout(1, alone, f"short jobs: ~{work.flops:.1e} training FLOPs, under min_flops={work.min_flops:.1e}")
     at_once = min(n_jobs, max(1, cores // (fixed or 1)))
     if max_jobs > 0:
         at_once = min(at_once, max_jobs)
@@ -203,14 +223,20 @@ def _gpu_layout(n_jobs: int, cores: int, trainer: Any, n_gpus: int, max_jobs: in
 
 
 def batch_layout(
-    n_jobs: int, cores: int, trainers: list[Any], n_gpus: int, max_jobs: int = 0, jobs_per_device: int = 1
+    n_jobs: int,
+    cores: int,
+    trainers: list[Any],
+    n_gpus: int,
+    max_jobs: int = 0,
+    jobs_per_device: int = 1,
+    work: Work = Work(),
 ) -> Layout:
     """The layout of a batch whose jobs may differ in trainer: the most cautious of theirs. GPU jobs
     asking for different GPU counts run one after another: their slots would name overlapping groups."""
     per_job = {ranks(t.get("devices", 1)) for t in trainers if gpu_trainer(t, n_gpus)}
     if len(per_job) > 1:
         return Layout(1, max(1, cores), "GPU jobs of different trainer.devices")
-    layouts = (auto_layout(n_jobs, cores, t, n_gpus, max_jobs, jobs_per_device) for t in trainers)
+    layouts = (auto_layout(n_jobs, cores, t, n_gpus, max_jobs, jobs_per_device, work) for t in trainers)
     return min(layouts, key=lambda layout: layout.at_once)
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from blurb_lab.data.cache import cached, fingerprint
+from blurb_lab.cache import cached, code_digest, fingerprint
 from blurb_lab.data.datamodule import records_fingerprint
 from blurb_lab.models.pooling import Pooling
 
@@ -20,9 +20,21 @@ log = logging.getLogger(__name__)
 EVAL_SPLITS = ("dev", "test")
 
 
-def trivial_scores(task_type: Any, splits: dict[str, list[dict[str, Any]]]) -> dict[str, float]:
-    """The trivial predictor fitted on train, scored on dev and test."""
-    return {f"trivial_{s}_score": task_type.trivial_score(splits["train"], splits[s]) for s in EVAL_SPLITS}
+def trivial_scores(task_type: Any, splits: dict[str, list[dict[str, Any]]], cache_dir: str) -> dict[str, float]:
+    """The trivial predictor fitted on train, scored on dev and test; cached, since every seed asks."""
+    from omegaconf import OmegaConf
+
+    key = fingerprint(
+        type(task_type).__name__,
+        OmegaConf.to_container(task_type.cfg, resolve=True),
+        {s: records_fingerprint(splits[s]) for s in ("train", *EVAL_SPLITS)},
+        code_digest("references.py", "tasks", "metrics"),
+    )
+
+    def build() -> dict[str, float]:
+        return {f"trivial_{s}_score": task_type.trivial_score(splits["train"], splits[s]) for s in EVAL_SPLITS}
+
+    return cached(cache_dir, f"{task_type.cfg.name}-trivial", key, build, what="trivial predictor")
 
 
 def has_zero_shot(model_cfg: Any, task_type: Any) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import platform
@@ -9,7 +10,8 @@ import re
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Mapping
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -119,17 +121,39 @@ def git_state(folder: Path) -> tuple[str | None, bool | None]:
 def imported_distributions() -> dict[str, str]:
     """{distribution: version} of every installed distribution whose modules this process imported
     (names normalised as in requirements.lock), blurb_lab itself left out."""
-    owners = metadata.packages_distributions()
+    owners = module_owners()
     top_level = {name.partition(".")[0] for name in list(sys.modules)}
     names = {_normalise(dist) for module in top_level for dist in owners.get(module, ())}
     names.discard("blurb-lab")
     return {name: _version(name) for name in sorted(names)}
 
 
+_OWNERS_LOCK = threading.Lock()
+
+
+def module_owners() -> Mapping[str, list[str]]:
+    """{top-level module: distributions}: a scan of every installed distribution's file list, done
+    once per process (prefetch_provenance starts it while the job trains)."""
+    with _OWNERS_LOCK:
+        return _scan_owners()
+
+
+@functools.cache
+def _scan_owners() -> Mapping[str, list[str]]:
+    return metadata.packages_distributions()
+
+
+def prefetch_provenance() -> None:
+    """Scan the installed distributions in a background thread, so that writing results.json at the
+    job's end does not wait for it."""
+    threading.Thread(target=module_owners, name="blurb_lab-provenance", daemon=True).start()
+
+
 def _normalise(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+@functools.cache
 def _version(name: str) -> str:
     try:
         return metadata.version(name)

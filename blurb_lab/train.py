@@ -18,12 +18,13 @@ from blurb_lab.config.batch import batch_split
 from blurb_lab.config.resolvers import applied_recipe, value_sources
 from blurb_lab.config.validate import validate
 from blurb_lab.console import epoch_bar, rank_logging
+from blurb_lab.data.check_cache import passed_before
 from blurb_lab.data.checks import check_splits
 from blurb_lab.data.readers import load_splits
 from blurb_lab.distributed import is_rank_zero
 from blurb_lab.identity import configuration_key, configuration_label
 from blurb_lab.job_record import Fitted, Outcome, Prepared, job_results, judge
-from blurb_lab.results import RESULTS_FILE, scrub_secrets, write_json, write_jsonl, write_results
+from blurb_lab.results import RESULTS_FILE, prefetch_provenance, scrub_secrets, write_json, write_jsonl, write_results
 
 log = logging.getLogger(__name__)
 
@@ -110,19 +111,20 @@ def prepare(cfg: DictConfig) -> Prepared:
 
     task_type = get_task_type(cfg.task, cfg.model.pair_head)
     splits = load_splits(cfg)
-    check_splits(task_type, splits)  # shape and values (finite, in range, unique ids, no empty text)
+    if not passed_before(cfg):  # the preflight's check, recorded by file content, covers these files
+        check_splits(task_type, splits)  # shape and values (finite, in range, unique ids, no empty text)
 
     pl.seed_everything(cfg.seed_init, workers=True, verbose=False)  # new weights: head, re-init, random encoders
     tokenizer = load_tokenizer(cfg.model, task_type.texts(splits["train"]))
     added_tokens = add_entity_markers(tokenizer, list(cfg.task.entity_markers))
     datamodule = make_datamodule(cfg, task_type, splits, tokenizer)
     encoder, initialised = load_sized_encoder(cfg.model, len(tokenizer))
-    references = trivial_scores(task_type, splits)
+    references = trivial_scores(task_type, splits, cfg.data.cache_dir)
     references.update(zero_shot_scores(cfg.model, task_type, splits, encoder, tokenizer, cfg.data.cache_dir))
     head, own_pooler = make_head(cfg.model, task_type, splits["train"], encoder)
     applied, plan = plan_strategy(cfg, encoder, head, own_pooler)
     pad_id = tokenizer.pad_token_id
-    task_type.init_head(encoder, head, datamodule.features, pad_id if pad_id is not None else 0)
+    task_type.init_head(encoder, head, datamodule.features, pad_id if pad_id is not None else 0, cfg.data.cache_dir)
     module = FineTuner(encoder, head, task_type, plan.param_groups, cfg.optim)
     torch.manual_seed(cfg.seed_dropout)  # from here on the global stream only draws dropout masks
     if cfg.trainer.compile:
@@ -255,6 +257,7 @@ def _run(cfg: DictConfig, output_dir: Path, overrides: list[str], recipe: dict[s
     hparams = scrub_secrets(OmegaConf.to_container(cfg, resolve=True))
     key, label = configuration_key(hparams), configuration_label(cfg, overrides)
     loggers = make_loggers(cfg, output_dir, label, key, hparams)
+    prefetch_provenance()
     fitted = fit(cfg, output_dir, prepared, loggers)
     test_score, test_time = best_test_score(fitted, prepared, cfg.task.metric)
     save_checkpoint(cfg, output_dir, fitted)

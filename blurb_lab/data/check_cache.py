@@ -10,7 +10,6 @@ raised again on every run. Hub data has no local files to fingerprint: it is che
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import tempfile
@@ -19,7 +18,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from blurb_lab.data.cache import file_digest, fingerprint
+from blurb_lab.cache import code_digest, file_digest, fingerprint
 from blurb_lab.data.checks import check_task_data
 from blurb_lab.data.readers import SPLITS, split_file, task_dir
 
@@ -39,6 +38,13 @@ def check_task_data_once(cfg: Any) -> bool:
     return True
 
 
+def passed_before(cfg: Any) -> bool:
+    """Whether a record says these exact files passed the check for this config (the preflight's, or
+    an earlier job's), so a job need not check the splits it reads again."""
+    key = check_key(cfg)
+    return key is not None and _passed(_record_path(cfg, key))
+
+
 def check_key(cfg: Any) -> str | None:
     """The fingerprint of everything that decides the check's outcome, or None when it cannot be
     taken (hub data, a missing or unreadable file: then the check runs and reports it)."""
@@ -47,7 +53,7 @@ def check_key(cfg: Any) -> str | None:
     folder = task_dir(cfg.data.root, cfg.task.name, cfg.task.dir)
     try:
         files = [_stamp(split_file(folder, split, cfg.task.format)) for split in SPLITS]
-        code = _code_digest()
+        code = code_digest(*_CHECK_CODE)
     except OSError:
         return None
     data = {k: v for k, v in OmegaConf.to_container(cfg.data, resolve=True).items() if k != "cache_dir"}
@@ -59,16 +65,6 @@ def _stamp(path: Path) -> list[Any]:
     """(absolute path, size, mtime_ns, sha256) of one data file."""
     stat = path.stat()
     return [str(path.resolve()), stat.st_size, stat.st_mtime_ns, file_digest(path)]
-
-
-@functools.cache
-def _code_digest() -> str:
-    root = Path(__file__).resolve().parents[1]
-    paths = []
-    for part in _CHECK_CODE:
-        target = root / part
-        paths += sorted(target.glob("*.py")) if target.is_dir() else [target]
-    return fingerprint([[p.relative_to(root).as_posix(), file_digest(p)] for p in paths])
 
 
 def _record_path(cfg: Any, key: str) -> Path:

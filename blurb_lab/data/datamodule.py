@@ -11,7 +11,7 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, Sampler
 
-from blurb_lab.data.cache import cached, fingerprint, tokenizer_fingerprint
+from blurb_lab.cache import cached, fingerprint, tokenizer_fingerprint
 from blurb_lab.data.sampler import LengthGroupedBatchSampler, LengthSortedBatchSampler, feature_length
 from blurb_lab.tasks.base import Feature, TaskType
 from blurb_lab.types import Record

@@ -34,3 +34,32 @@ def epochs_run(trainer: Any, examples: int, examples_per_batch: int) -> float:
     else:
         share = min(1.0, limit / max(1, math.ceil(examples / max(1, examples_per_batch))))
     return int(trainer.max_epochs) * share
+
+
+# Bytes of a train file per token: JSON keys, quotes and labels make it an overestimate of the
+# tokens, which errs towards running jobs side by side (blurb_lab.parallel.auto_layout).
+BYTES_PER_TOKEN = 4
+
+
+def rough_training_flops(cfg: Any) -> float | None:
+    """A job's training FLOPs from its config and its train file's size alone, before anything is
+    tokenised (what the auto launcher weighs against worker start-up); None when the file is not
+    on disk (hub data) or the model's shape is unknown."""
+    from blurb_lab.data.readers import split_file, task_dir
+    from blurb_lab.errors import BlurbLabError
+    from blurb_lab.plan.shape import encoder_shape
+
+    if cfg.data.source == "hub":
+        return None
+    path = split_file(task_dir(cfg.data.root, cfg.task.name, cfg.task.dir), "train", cfg.task.format)
+    try:
+        data = path.read_bytes()
+        shape = encoder_shape(cfg.model)
+    except (OSError, BlurbLabError):
+        return None
+    tokens = len(data) / BYTES_PER_TOKEN
+    records = max(1, data.count(b"\n\n") + 1 if cfg.task.format == "conll" else data.count(b"\n"))
+    length = min(float(cfg.task.max_len), tokens / records)
+    examples_per_batch = int(cfg.data.batch_size)
+    epochs = epochs_run(cfg.trainer, records, examples_per_batch)
+    return epochs * training_flops(shape, tokens, tokens * length)

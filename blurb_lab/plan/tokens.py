@@ -13,7 +13,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from blurb_lab.data.cache import fingerprint
+from blurb_lab.cache import fingerprint
 
 # What counts a hub model's tokens when its tokenizer cannot be downloaded: another uncased
 # WordPiece vocabulary of the same size, so the count is an estimate (and the plan says so).

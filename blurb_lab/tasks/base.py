@@ -76,9 +76,12 @@ class TaskType:
         """The task's head over the encoder; `own_pooler`: pooling=pooler but the encoder has none."""
         raise NotImplementedError
 
-    def init_head(self, encoder: nn.Module, head: nn.Module, features: dict[str, list[Feature]], pad_id: int) -> None:
+    def init_head(
+        self, encoder: nn.Module, head: nn.Module, features: dict[str, list[Feature]], pad_id: int, cache_dir: str = ""
+    ) -> None:
         """Set the head from the features of each split and the encoder as training will start
-        (most heads start from their random init and need nothing)."""
+        (most heads start from their random init and need nothing); what it computes may be cached
+        under cache_dir ("": not cached)."""
 
     def forward(self, encoder: nn.Module, head: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         return head(encode_batch(encoder, batch), batch["attention_mask"])

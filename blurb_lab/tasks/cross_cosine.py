@@ -68,24 +68,46 @@ class CrossCosineRegression(PairRegression):
             parts.append(head.cosine(encode_batch(encoder, batch), batch["segments"]).squeeze(-1).double())
         return torch.cat(parts)
 
-    def init_head(self, encoder: nn.Module, head: nn.Module, features: dict[str, list[Feature]], pad_id: int) -> None:
+    def init_head(
+        self, encoder: nn.Module, head: nn.Module, features: dict[str, list[Feature]], pad_id: int, cache_dir: str = ""
+    ) -> None:
         """Least-squares fit of the trained targets on the starting encoder's train cosines (after
         the strategy, so a re-initialised top is what is fitted), then the dev and test scores of
-        that untrained predictor: the start a fine-tuned run must beat. No dropout, no random draws."""
+        that untrained predictor: the start a fine-tuned run must beat. No dropout, no random draws.
+        The cosines are cached by the encoder's exact weights, the features and the thread count
+        (which decides float summation order), so the seeds of a sweep that start from the same
+        weights compute them once."""
         import torch
 
         with torch.no_grad():
-            self._fit_head(encoder, head, features, pad_id)
+            self._fit_head(head, features, self._start_cosines(encoder, head, features, pad_id, cache_dir))
 
-    def _fit_head(self, encoder: nn.Module, head: nn.Module, features: dict[str, list[Feature]], pad_id: int) -> None:
+    def _start_cosines(
+        self, encoder: nn.Module, head: CrossCosineHead, features: dict[str, list[Feature]], pad_id: int, cache_dir: str
+    ) -> dict[str, torch.Tensor]:
         import torch
 
-        was_training = encoder.training
-        encoder.eval()
-        try:
-            cosines = {split: self._cosines(encoder, head, feats, pad_id) for split, feats in features.items()}
-        finally:
-            encoder.train(was_training)
+        from blurb_lab.cache import cached, code_digest, fingerprint, weights_digest
+
+        def build() -> dict[str, torch.Tensor]:
+            was_training = encoder.training
+            encoder.eval()
+            try:
+                return {split: self._cosines(encoder, head, feats, pad_id) for split, feats in features.items()}
+            finally:
+                encoder.train(was_training)
+
+        if not cache_dir:
+            return build()
+        inputs = {split: [[f["input_ids"], f.get("token_type_ids"), f["segments"]] for f in feats]
+                  for split, feats in features.items()}  # fmt: skip
+        key = fingerprint(weights_digest(encoder), inputs, pad_id, torch.get_num_threads(),
+                          code_digest("tasks/cross_cosine.py", "tasks/heads.py", "tasks/base.py"))  # fmt: skip
+        return cached(cache_dir, f"{self.cfg.name}-cosine-start", key, build, what="cosine head start")
+
+    def _fit_head(self, head: nn.Module, features: dict[str, list[Feature]], cosines: dict[str, torch.Tensor]) -> None:
+        import torch
+
         x = cosines["train"]
         y = torch.tensor([(f["target"] - self.center) / self.scale for f in features["train"]], dtype=torch.float64)
         spread = (x - x.mean()).square().mean()

@@ -75,19 +75,24 @@ class BlurbAutoLauncherConf(JobLibLauncherConf):
     # Jobs that share one GPU (or one group of trainer.devices GPUs) on a GPU trainer, as in the
     # parallel launcher: jobs at once = min(jobs, GPUs // devices per job x jobs_per_device).
     jobs_per_device: int = 1
+    # A CPU batch whose jobs' estimated training FLOPs add up to less runs one after another in the
+    # sweep's own process: worker start-up would cost more than side by side saves. 0: never.
+    min_flops: float = 6e12
 
 
 ConfigStore.instance().store(
     group="hydra/launcher", name="blurb_auto", node=BlurbAutoLauncherConf, provider="blurb_lab"
 )
 
-# Job overrides that may change the trainer (its group or keys, or a preset that sets them).
+# Job overrides that may change the trainer (its group or keys, or a preset that sets them), and
+# those that may change a job's work as well.
 _TRAINER_ROOTS = ("trainer", "experiment")
+_WORK_ROOTS = (*_TRAINER_ROOTS, "task", "model", "data")
 
 
-def _touches_trainer(override: str) -> bool:
+def _touches(override: str, roots: tuple[str, ...]) -> bool:
     key = override.split("=", 1)[0].lstrip("+~")
-    return key.split(".")[0].split("/")[0] in _TRAINER_ROOTS
+    return key.split(".")[0].split("/")[0] in roots
 
 
 class BlurbAutoLauncher(JoblibLauncher):
@@ -96,22 +101,26 @@ class BlurbAutoLauncher(JoblibLauncher):
     the cores), on CPU trainers and over the GPUs of GPU trainers; one after another (Hydra's basic
     launcher) where the rule says so (a lone job, DDP on CPU, one GPU per job on a one-GPU machine)."""
 
-    def __init__(self, max_jobs: int = 0, jobs_per_device: int = 1, **kwargs: Any) -> None:
+    def __init__(self, max_jobs: int = 0, jobs_per_device: int = 1, min_flops: float = 6e12, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.max_jobs = int(max_jobs)
         self.jobs_per_device = int(jobs_per_device)
+        self.min_flops = float(min_flops)
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
         from hydra._internal.core_plugins.basic_launcher import BasicLauncher
 
-        from blurb_lab.parallel import batch_layout, describe_layout, visible_gpus
+        from blurb_lab.parallel import Work, batch_layout, describe_layout, gpu_trainer, visible_gpus
 
         warnings.filterwarnings("ignore", message=LOKY_RECYCLING)
         assert self.config is not None and self.hydra_context is not None and self.task_function is not None
         cores, n_gpus = os.cpu_count() or 1, visible_gpus()
         n = len(job_overrides)
-        trainers = self._trainers(job_overrides)
+        trainers = [config.trainer for config, _ in self._job_configs(job_overrides, _TRAINER_ROOTS)]
         layout = batch_layout(n, cores, trainers, n_gpus, self.max_jobs, self.jobs_per_device)
+        if layout.at_once > 1 and self.min_flops > 0 and not any(gpu_trainer(t, n_gpus) for t in trainers):
+            work = Work(_batch_flops(self._job_configs(job_overrides, _WORK_ROOTS)), self.min_flops)
+            layout = batch_layout(n, cores, trainers, n_gpus, self.max_jobs, self.jobs_per_device, work)
         log.info(describe_layout(n, cores, layout))
         with _jobs_told(self.config, layout.at_once), _watched(self.config, n, layout.at_once):
             if layout.at_once > 1:
@@ -121,16 +130,37 @@ class BlurbAutoLauncher(JoblibLauncher):
             basic.setup(hydra_context=self.hydra_context, task_function=self.task_function, config=self.config)
             return basic.launch(job_overrides, initial_job_idx)
 
-    def _trainers(self, job_overrides: Sequence[Sequence[str]]) -> list[Any]:
-        """The trainer configs of the batch: the sweep's own, and one composed job per distinct set of
-        trainer-changing overrides (usually none: `-m seed=1,2,3` composes nothing)."""
+    def _job_configs(
+        self, job_overrides: Sequence[Sequence[str]], roots: tuple[str, ...]
+    ) -> list[tuple[DictConfig, int]]:
+        """(config, jobs) per distinct set of the batch's overrides under `roots`: the sweep's own
+        config for jobs that override none of them (`-m seed=1,2,3` composes nothing)."""
         assert self.config is not None and self.hydra_context is not None
-        groups: dict[tuple[str, ...], Sequence[str]] = {}
+        groups: dict[tuple[str, ...], list[Sequence[str]]] = {}
         for job in job_overrides:
-            groups.setdefault(tuple(o for o in job if _touches_trainer(o)), job)
+            groups.setdefault(tuple(o for o in job if _touches(o, roots)), []).append(job)
         load = self.hydra_context.config_loader.load_sweep_config if any(groups) else None
-        return [load(self.config, list(job)).trainer if load and key else self.config.trainer
-                for key, job in groups.items()] or [self.config.trainer]  # fmt: skip
+        return [(load(self.config, list(jobs[0])) if load and key else self.config, len(jobs))
+                for key, jobs in groups.items()] or [(self.config, 0)]  # fmt: skip
+
+
+def _batch_flops(configs: list[tuple[DictConfig, int]]) -> float | None:
+    """The batch's estimated training FLOPs (blurb_lab.plan.flops.rough_training_flops); None when
+    a job's cannot be estimated (hub data) or its config does not resolve (the job reports that)."""
+    from omegaconf.errors import OmegaConfBaseException
+
+    from blurb_lab.plan.flops import rough_training_flops
+
+    total = 0.0
+    for config, jobs in configs:
+        try:
+            flops = rough_training_flops(config)
+        except OmegaConfBaseException:
+            return None
+        if flops is None:
+            return None
+        total += flops * jobs
+    return total
 
 
 def _watched(config: DictConfig, n_jobs: int, at_once: int) -> contextlib.AbstractContextManager[None]:

@@ -27,7 +27,9 @@ def test_auto_multirun_scores_equal_sequential_ones_with_one_thread(tmp_path: Pa
 
     data = make_biosses_like(tmp_path / "data")
     seeds = ["-m", "seed=1,2"]
-    auto = run_cli(*TINY, f"data.root={data}", "hydra.sweep.dir=auto", *seeds, cwd=tmp_path)
+    # min_flops=0: the rule's side-by-side path, which jobs this short would not take by default
+    side_by_side = "hydra.launcher.min_flops=0"
+    auto = run_cli(*TINY, f"data.root={data}", side_by_side, "hydra.sweep.dir=auto", *seeds, cwd=tmp_path)
     assert auto.returncode == 0, auto.stderr[-3000:]
     layout = auto_layout(2, os.cpu_count() or 1, CPU)
     assert describe_layout(2, os.cpu_count() or 1, layout) in auto.stdout + auto.stderr

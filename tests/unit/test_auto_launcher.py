@@ -3,11 +3,13 @@ that a plain `-m` follows that rule on this machine, and that its seeds score as
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from omegaconf import OmegaConf
 
 from blurb_lab.parallel import auto_layout, describe_layout
-from tests.conftest import compose_config
+from tests.conftest import compose_config, make_biosses_like
 
 CPU = OmegaConf.create({"accelerator": "cpu", "devices": 1, "strategy": "auto", "num_nodes": 1, "num_threads": 0})
 
@@ -176,29 +178,60 @@ def test_trainer_swept_to_ddp_runs_the_batch_one_after_another(monkeypatch):
     composed = OmegaConf.create({"trainer": trainer(devices=2, strategy="ddp")})
     loader = type("Loader", (), {"load_sweep_config": lambda self, config, overrides: composed})()
     launcher.hydra_context = type("Context", (), {"config_loader": loader})()
-    trainers = launcher._trainers([["seed=1"], ["seed=2", "trainer=ddp_cpu"]])
-    assert [t.strategy for t in trainers] == ["auto", "ddp"]
-    assert min(auto_layout(2, 16, t).at_once for t in trainers) == 1
-    assert parallel_launcher._touches_trainer("+trainer.num_threads=2")
-    assert not parallel_launcher._touches_trainer("seed=3")
+    roots = parallel_launcher._TRAINER_ROOTS
+    configs = launcher._job_configs([["seed=1"], ["seed=2", "trainer=ddp_cpu"]], roots)
+    assert [c.trainer.strategy for c, _ in configs] == ["auto", "ddp"]
+    assert min(auto_layout(2, 16, c.trainer).at_once for c, _ in configs) == 1
+    assert parallel_launcher._touches("+trainer.num_threads=2", roots)
+    assert not parallel_launcher._touches("seed=3", roots)
 
 
 def test_bench_times_the_layout_the_rule_picks_once():
-    """make bench's seeds per hour: the auto layout is timed only where it is not the 2 x 1 run."""
-    from blurb_lab.bench.seeds import layouts, table
+    """make bench's seeds per hour: the auto layout is timed only where it is not one of the other runs
+    (2 x 1 on 2 cores; one after another with all the cores for a short batch)."""
+    from blurb_lab.bench.seeds import auto_stands_in, layouts, table
+    from blurb_lab.parallel import Layout
 
-    two, auto_two = layouts(8, 2)
-    sixteen, auto_sixteen = layouts(8, 16)
-    assert list(two) == ["sequential", "parallel_2x1"] and (auto_two.at_once, auto_two.threads) == (2, 1)
-    assert list(sixteen) == ["sequential", "parallel_2x1", "auto"] and (auto_sixteen.at_once, auto_sixteen.threads) == (
-        8,
-        2,
-    )
+    two = layouts(Layout(2, 1, "CPU trainer"), 2)
+    sixteen = layouts(Layout(8, 2, "CPU trainer"), 16)
+    assert list(two) == ["sequential", "parallel_2x1"]
+    assert list(sixteen) == ["sequential", "parallel_2x1", "auto"]
+    assert auto_stands_in(Layout(1, 2, "short jobs"), 2) == "sequential"
     assert "trainer.num_threads=16" in sixteen["sequential"] and "hydra/launcher=basic" in sixteen["sequential"]
     row = {"wall_s": 100.0, "seeds_per_hour": 288.0}
     report = {"cores": 2, "auto_layout": {"at_once": 2, "threads": 1}, "sequential": row, "parallel_2x1": row,
               "auto": "same as parallel_2x1", "speedup": 1.0}  # fmt: skip
     assert table(report)[2].split() == ["parallel_2x1", "2", "x", "1", "100.0", "288.0"]
+
+
+def test_a_batch_too_short_for_its_workers_start_up_runs_one_after_another():
+    """The rule weighs the batch's estimated training FLOPs against min_flops: under it, one after
+    another with all the cores; unknown work (hub data) or min_flops=0 keeps jobs side by side."""
+    from blurb_lab.parallel import Work
+
+    short = auto_layout(4, 2, CPU, work=Work(1.6e12, 6e12))
+    assert (short.at_once, short.threads) == (1, 2) and short.reason.startswith("short jobs: ~1.6e+12 training FLOPs")
+    assert auto_layout(8, 2, CPU, work=Work(1.3e13, 6e12)).at_once == 2
+    assert auto_layout(4, 2, CPU, work=Work(None, 6e12)).at_once == 2
+    assert auto_layout(4, 2, CPU, work=Work(1.0, 0.0)).at_once == 2
+    gpu = trainer(accelerator="gpu")
+    assert auto_layout(4, 16, gpu, n_gpus=4, work=Work(1.0, 6e12)).at_once == 4  # GPU jobs wait on GPUs, not start-up
+
+
+def test_rough_training_flops_follow_the_train_file_the_epochs_and_the_model(tmp_path: Path):
+    """The launcher's estimate: linear in epochs, about 4 bytes per token, 6 x the model's matmul
+    weights per token plus attention; None for hub data."""
+    from blurb_lab.gpu_math import matmul_params
+    from blurb_lab.plan.flops import rough_training_flops
+
+    data = make_biosses_like(tmp_path / "data", (40, 4, 4))
+    one, three = (compose_config([f"data.root={data}", "model=minilm", f"trainer.max_epochs={e}"]) for e in (1, 3))
+    size = (data / "biosses" / "train.jsonl").stat().st_size
+    tokens, records = size / 4, 40
+    expected = 6 * matmul_params(6, 384, 1536) * tokens + 12 * 6 * 384 * tokens * min(128, tokens / records)
+    assert rough_training_flops(one) == pytest.approx(expected, rel=0.01)
+    assert rough_training_flops(three) == pytest.approx(3 * expected, rel=0.01)
+    assert rough_training_flops(compose_config(["data.source=hub", "model=minilm"])) is None
 
 
 def test_auto_accelerator_on_a_gpu_machine_takes_its_slots_gpu(monkeypatch):

@@ -99,7 +99,7 @@ def _datamodule(data_root: Path, cache_dir: Path) -> BlurbDataModule:
 
 
 def test_tokenisation_is_cached_and_batches_are_dynamically_padded(data_root: Path, tmp_path: Path, caplog):
-    caplog.set_level(logging.INFO, logger="blurb_lab.data.cache")
+    caplog.set_level(logging.INFO, logger="blurb_lab.cache")
     first = _datamodule(data_root, tmp_path / "cache")
     first.setup()
     assert "cache miss" in caplog.text

@@ -1,7 +1,9 @@
-"""A persistent on-disk cache for tokenised splits: seeds 2..N of a sweep reuse seed 1's work."""
+"""A persistent on-disk cache for what every seed of a sweep would compute alike (tokenised splits,
+reference scores, the cosine head's start): seeds 2..N reuse seed 1's work."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -31,6 +33,31 @@ def file_digest(path: Path) -> str:
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
+    return digest.hexdigest()
+
+
+@functools.cache
+def code_digest(*parts: str) -> str:
+    """A digest of blurb_lab source files and folders (paths relative to the package), for cache
+    keys whose value that code computes: an entry made by other code is never read."""
+    root = Path(__file__).resolve().parent
+    paths: list[Path] = []
+    for part in parts:
+        target = root / part
+        paths += sorted(target.glob("*.py")) if target.is_dir() else [target]
+    return fingerprint([[p.relative_to(root).as_posix(), file_digest(p)] for p in paths])
+
+
+def weights_digest(module: Any) -> str:
+    """A digest of every parameter and buffer of a torch module, by name, dtype, shape and bytes: a
+    key for values computed from the module as it is (after any strategy changed it)."""
+    import torch
+
+    digest = hashlib.blake2b(digest_size=16)
+    for name, tensor in module.state_dict().items():
+        tensor = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)};".encode())
+        digest.update(tensor.view(-1).view(torch.uint8).numpy())
     return digest.hexdigest()
 
 
