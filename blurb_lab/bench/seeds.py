@@ -29,11 +29,10 @@ def auto_choice(n_jobs: int, cores: int, data: Path, epochs: int) -> Layout:
     """The layout hydra/launcher=auto picks for this bench's batch, with the launcher's own work
     estimate and default min_flops."""
     from blurb_lab.config.compose import compose_config
-    from blurb_lab.plan.flops import rough_training_flops
+    from blurb_lab.plan.flops import batch_training_flops
 
     cfg = compose_config(["task=biosses", "model=minilm", f"data.root={data}", f"trainer.max_epochs={epochs}"], True)
-    flops = rough_training_flops(cfg)
-    work = Work(None if flops is None else flops * n_jobs, float(cfg.hydra.launcher.min_flops))
+    work = Work(batch_training_flops([(cfg, n_jobs)]), float(cfg.hydra.launcher.min_flops))
     return auto_layout(n_jobs, cores, CPU_TRAINER, work=work)
 
 

@@ -5,6 +5,7 @@ speak of the same FLOPs."""
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Any
 
 from blurb_lab.gpu_math import matmul_params
@@ -63,3 +64,20 @@ def rough_training_flops(cfg: Any) -> float | None:
     examples_per_batch = int(cfg.data.batch_size)
     epochs = epochs_run(cfg.trainer, records, examples_per_batch)
     return epochs * training_flops(shape, tokens, tokens * length)
+
+
+def batch_training_flops(configs: Iterable[tuple[Any, int]]) -> float | None:
+    """A batch's estimated training FLOPs from (job config, number of such jobs) pairs; None when one
+    cannot be estimated (hub data) or its config does not resolve (the job itself reports that)."""
+    from omegaconf.errors import OmegaConfBaseException
+
+    total = 0.0
+    for config, jobs in configs:
+        try:
+            flops = rough_training_flops(config)
+        except OmegaConfBaseException:
+            return None
+        if flops is None:
+            return None
+        total += flops * jobs
+    return total

@@ -111,6 +111,7 @@ class BlurbAutoLauncher(JoblibLauncher):
         from hydra._internal.core_plugins.basic_launcher import BasicLauncher
 
         from blurb_lab.parallel import Work, batch_layout, describe_layout, gpu_trainer, visible_gpus
+        from blurb_lab.plan.flops import batch_training_flops
 
         warnings.filterwarnings("ignore", message=LOKY_RECYCLING)
         assert self.config is not None and self.hydra_context is not None and self.task_function is not None
@@ -119,7 +120,7 @@ class BlurbAutoLauncher(JoblibLauncher):
         trainers = [config.trainer for config, _ in self._job_configs(job_overrides, _TRAINER_ROOTS)]
         layout = batch_layout(n, cores, trainers, n_gpus, self.max_jobs, self.jobs_per_device)
         if layout.at_once > 1 and self.min_flops > 0 and not any(gpu_trainer(t, n_gpus) for t in trainers):
-            work = Work(_batch_flops(self._job_configs(job_overrides, _WORK_ROOTS)), self.min_flops)
+            work = Work(batch_training_flops(self._job_configs(job_overrides, _WORK_ROOTS)), self.min_flops)
             layout = batch_layout(n, cores, trainers, n_gpus, self.max_jobs, self.jobs_per_device, work)
         log.info(describe_layout(n, cores, layout))
         with _jobs_told(self.config, layout.at_once), _watched(self.config, n, layout.at_once):
@@ -142,25 +143,6 @@ class BlurbAutoLauncher(JoblibLauncher):
         load = self.hydra_context.config_loader.load_sweep_config if any(groups) else None
         return [(load(self.config, list(jobs[0])) if load and key else self.config, len(jobs))
                 for key, jobs in groups.items()] or [(self.config, 0)]  # fmt: skip
-
-
-def _batch_flops(configs: list[tuple[DictConfig, int]]) -> float | None:
-    """The batch's estimated training FLOPs (blurb_lab.plan.flops.rough_training_flops); None when
-    a job's cannot be estimated (hub data) or its config does not resolve (the job reports that)."""
-    from omegaconf.errors import OmegaConfBaseException
-
-    from blurb_lab.plan.flops import rough_training_flops
-
-    total = 0.0
-    for config, jobs in configs:
-        try:
-            flops = rough_training_flops(config)
-        except OmegaConfBaseException:
-            return None
-        if flops is None:
-            return None
-        total += flops * jobs
-    return total
 
 
 def _watched(config: DictConfig, n_jobs: int, at_once: int) -> contextlib.AbstractContextManager[None]:

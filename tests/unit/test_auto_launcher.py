@@ -222,7 +222,7 @@ def test_rough_training_flops_follow_the_train_file_the_epochs_and_the_model(tmp
     """The launcher's estimate: linear in epochs, about 4 bytes per token, 6 x the model's matmul
     weights per token plus attention; None for hub data."""
     from blurb_lab.gpu_math import matmul_params
-    from blurb_lab.plan.flops import rough_training_flops
+    from blurb_lab.plan.flops import batch_training_flops, rough_training_flops
 
     data = make_biosses_like(tmp_path / "data", (40, 4, 4))
     one, three = (compose_config([f"data.root={data}", "model=minilm", f"trainer.max_epochs={e}"]) for e in (1, 3))
@@ -232,6 +232,9 @@ def test_rough_training_flops_follow_the_train_file_the_epochs_and_the_model(tmp
     assert rough_training_flops(one) == pytest.approx(expected, rel=0.01)
     assert rough_training_flops(three) == pytest.approx(3 * expected, rel=0.01)
     assert rough_training_flops(compose_config(["data.source=hub", "model=minilm"])) is None
+    # a batch: each distinct config times its jobs; one job of unknown work makes the batch's unknown
+    assert batch_training_flops([(one, 2), (three, 1)]) == pytest.approx(5 * expected, rel=0.01)
+    assert batch_training_flops([(one, 2), (compose_config(["data.source=hub"]), 1)]) is None
 
 
 def test_auto_accelerator_on_a_gpu_machine_takes_its_slots_gpu(monkeypatch):
